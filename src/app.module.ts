@@ -1,10 +1,41 @@
-import { Module } from '@nestjs/common';
-import { AppController } from './app.controller.js';
-import { AppService } from './app.service.js';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule, registerAs, type ConfigType } from '@nestjs/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AlertingModule } from './alerting/alerting.module.js';
+import { loadAlertingConfig } from './config/alerting.config.js';
+import { dataSourceOptions } from './database/data-source.options.js';
+import { runMigrationsLocked } from './database/migrate.js';
 
-@Module({
-  imports: [],
-  controllers: [AppController],
-  providers: [AppService],
-})
-export class AppModule {}
+type Env = Record<string, string | undefined>;
+
+export function alertingConfigFrom(env: Env) {
+  return registerAs('alerting', () => loadAlertingConfig(env));
+}
+
+/** The standalone service: config from the environment, its own database, the alerting module. */
+@Module({})
+export class AppModule {
+  static forRoot(env: Env = process.env): DynamicModule {
+    const alertingConfig = alertingConfigFrom(env);
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot({ ignoreEnvFile: true, isGlobal: true, load: [alertingConfig] }),
+        TypeOrmModule.forRootAsync({
+          inject: [alertingConfig.KEY],
+          useFactory: (config: ConfigType<typeof alertingConfig>) => dataSourceOptions(config.databaseUrl),
+          dataSourceFactory: async (options) => {
+            const dataSource = await new DataSource(options!).initialize();
+            await runMigrationsLocked(dataSource);
+            return dataSource;
+          },
+        }),
+        AlertingModule.forRootAsync({
+          inject: [alertingConfig.KEY],
+          useFactory: (config: ConfigType<typeof alertingConfig>) => ({ config }),
+        }),
+      ],
+    };
+  }
+}

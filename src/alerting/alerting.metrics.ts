@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DatabaseService } from '../database/database.service.js';
+
+/**
+ * The service's Prometheus metrics, in a registry of its own so that several app
+ * instances in one process (tests, a host app) never collide.
+ */
+@Injectable()
+export class AlertingMetrics {
+  readonly registry = new Registry();
+  private readonly alerts = new Counter({
+    name: 'alerting_alerts_ingested_total',
+    help: 'Alerts accepted, by ingestion source',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  private readonly notifications = new Counter({
+    name: 'alerting_notifications_total',
+    help: 'Delivery attempts by notifier, action and outcome (delivered, retry, dead)',
+    labelNames: ['notifier', 'action', 'outcome'],
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'alerting_delivery_latency_seconds',
+    help: 'From the transition being committed to the notifier accepting it',
+    labelNames: ['notifier'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  constructor(db: DatabaseService) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'alerting_incidents',
+      help: 'Incidents by status',
+      labelNames: ['status'],
+      registers: [this.registry],
+      async collect() {
+        const rows = await db.read((m) =>
+          m.query(`SELECT status, COUNT(*) AS n FROM incidents GROUP BY status`),
+        );
+        this.reset();
+        for (const status of ['triggered', 'acknowledged', 'resolved']) this.set({ status }, 0);
+        for (const r of rows as { status: string; n: string | number }[]) this.set({ status: r.status }, Number(r.n));
+      },
+    });
+    new Gauge({
+      name: 'alerting_outbox_deliveries',
+      help: 'Outbox rows by state (pending, dead)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const stats = await outboxStats(db);
+        this.set({ state: 'pending' }, stats.pending);
+        this.set({ state: 'dead' }, stats.dead);
+      },
+    });
+    new Gauge({
+      name: 'alerting_outbox_oldest_pending_age_seconds',
+      help: 'Age of the oldest pending delivery (0 when none)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await outboxStats(db)).oldestPendingAgeSeconds);
+      },
+    });
+  }
+
+  alertIngested(source: string): void {
+    this.alerts.inc({ source });
+  }
+
+  notification(notifier: string, action: string, outcome: 'delivered' | 'retry' | 'dead'): void {
+    this.notifications.inc({ notifier, action, outcome });
+  }
+
+  deliveryLatency(notifier: string, seconds: number): void {
+    this.latency.observe({ notifier }, seconds);
+  }
+}
+
+export interface OutboxStats {
+  pending: number;
+  dead: number;
+  oldestPendingAgeSeconds: number;
+}
+
+export async function outboxStats(db: DatabaseService): Promise<OutboxStats> {
+  const rows = (await db.read((m) =>
+    m.query(
+      `SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE state IN ('pending', 'dead') GROUP BY state`,
+    ),
+  )) as { state: string; n: string | number; oldest: string | null }[];
+  const by = new Map(rows.map((r) => [r.state, r]));
+  const oldest = by.get('pending')?.oldest;
+  return {
+    pending: Number(by.get('pending')?.n ?? 0),
+    dead: Number(by.get('dead')?.n ?? 0),
+    oldestPendingAgeSeconds: oldest ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000) : 0,
+  };
+}

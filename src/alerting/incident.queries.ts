@@ -1,0 +1,132 @@
+import { Injectable } from '@nestjs/common';
+import { In, type FindOptionsWhere } from 'typeorm';
+import { DatabaseService } from '../database/database.service.js';
+import { AlertingError } from './alerting.errors.js';
+import { IncidentEvent } from './incident-event.entity.js';
+import { Incident, type IncidentStatus } from './incident.entity.js';
+import { Delivery, type DeliveryState } from './notifier/delivery.entity.js';
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** The incident as the API shows it: no routing key, no internal columns. */
+export function incidentView(i: Incident) {
+  return {
+    id: i.id,
+    dedupKey: i.dedupKey,
+    status: i.status,
+    severity: i.severity,
+    alarmName: i.alarmName,
+    metricName: i.metricName,
+    threshold: i.threshold,
+    currentValue: i.currentValue,
+    environment: i.environment,
+    description: i.description,
+    recommendations: i.recommendations,
+    source: i.source,
+    component: i.component,
+    group: i.group,
+    class: i.class,
+    links: i.links,
+    customDetails: i.customDetails,
+    timestamp: i.alertTimestamp,
+    occurrences: i.occurrences,
+    ingestSource: i.ingestSource,
+    resolveTimeoutMs: i.resolveTimeoutMs,
+    createdAt: i.createdAt,
+    lastSeenAt: i.lastSeenAt,
+    acknowledgedAt: i.acknowledgedAt,
+    resolvedAt: i.resolvedAt,
+    resolveReason: i.resolveReason,
+  };
+}
+
+export function deliveryView(d: Delivery) {
+  return {
+    id: String(d.id),
+    notifier: d.notifier,
+    dedupKey: d.dedupKey,
+    incidentId: d.incidentId,
+    action: d.action,
+    state: d.state,
+    attempts: d.attempts,
+    nextAttemptAt: d.state === 'pending' ? d.nextAttemptAt : null,
+    lastError: d.lastError,
+    lastResponse: d.lastResponse ?? null,
+    createdAt: d.createdAt,
+    deliveredAt: d.deliveredAt,
+  };
+}
+
+function encodeCursor(createdAt: string, id: string | number): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string | number] {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string') return value as [string, string];
+  } catch {
+    // falls through to the 400 below
+  }
+  throw new AlertingError('invalid', 'cursor is not a cursor this API returned');
+}
+
+@Injectable()
+export class IncidentQueries {
+  constructor(private readonly db: DatabaseService) {}
+
+  async list(statuses: IncidentStatus[], limit: number, cursor?: string): Promise<Page<ReturnType<typeof incidentView>>> {
+    return this.db.read(async (m) => {
+      const q = m.createQueryBuilder(Incident, 'i').orderBy('i.created_at', 'DESC').addOrderBy('i.id', 'DESC').limit(limit + 1);
+      if (statuses.length > 0) q.andWhere('i.status IN (:...statuses)', { statuses });
+      if (cursor) {
+        const [createdAt, id] = decodeCursor(cursor);
+        q.andWhere('(i.created_at < :createdAt OR (i.created_at = :createdAt AND i.id < :id))', { createdAt, id });
+      }
+      const rows = await q.getMany();
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return {
+        items: items.map(incidentView),
+        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      };
+    });
+  }
+
+  /** The open incident for the key, else the latest one, with its timeline and deliveries. */
+  async byKey(dedupKey: string) {
+    return this.db.read(async (m) => {
+      const incident =
+        (await m.findOne(Incident, { where: { openKey: dedupKey } })) ??
+        (await m.findOne(Incident, { where: { dedupKey }, order: { createdAt: 'DESC', id: 'DESC' } }));
+      if (!incident) throw new AlertingError('not-found', `no incident with dedupKey ${dedupKey}`);
+      const [timeline, deliveries] = await Promise.all([
+        m.find(IncidentEvent, { where: { incidentId: incident.id }, order: { at: 'ASC' } }),
+        m.find(Delivery, { where: { incidentId: incident.id }, order: { id: 'ASC' } }),
+      ]);
+      return {
+        ...incidentView(incident),
+        timeline: timeline.map((e) => ({ at: e.at, type: e.type, detail: e.detail })),
+        deliveries: deliveries.map(deliveryView),
+      };
+    });
+  }
+
+  async deliveries(states: DeliveryState[], limit: number, cursor?: string): Promise<Page<ReturnType<typeof deliveryView>>> {
+    return this.db.read(async (m) => {
+      const where: FindOptionsWhere<Delivery> = states.length > 0 ? { state: In(states) } : {};
+      const q = m.createQueryBuilder(Delivery, 'd').where(where).orderBy('d.id', 'DESC').limit(limit + 1);
+      if (cursor) q.andWhere('d.id < :id', { id: Number(decodeCursor(cursor)[1]) });
+      const rows = await q.getMany();
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return {
+        items: items.map(deliveryView),
+        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      };
+    });
+  }
+}

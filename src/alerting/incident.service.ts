@@ -1,0 +1,294 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import type { AlertingConfig } from '../config/alerting.config.js';
+import { parseDuration } from '../config/duration.js';
+import { DatabaseService, isUniqueViolation } from '../database/database.service.js';
+import type { IngestItem, IngestResult, Severity } from './alert.types.js';
+import { ALERTING_CONFIG } from './alerting.options.js';
+import { AlertingError } from './alerting.errors.js';
+import { CLOCK, type Clock } from './clock.js';
+import { IncidentEvent } from './incident-event.entity.js';
+import { Incident } from './incident.entity.js';
+import { OutboxService } from './notifier/outbox.service.js';
+import { RoutingKeyService } from './routing-key.service.js';
+import { AlertingMetrics } from './alerting.metrics.js';
+
+interface NormalizedAlert {
+  dedupKey: string;
+  severity: Severity;
+  alarmName: string;
+  metricName: string | null;
+  threshold: number | null;
+  currentValue: number | null;
+  timestamp: string;
+  environment: string;
+  description: string | null;
+  recommendations: string[];
+  status: 'firing' | 'resolved';
+  source: string | null;
+  component: string | null;
+  group: string | null;
+  class: string | null;
+  links: { href: string; text?: string }[];
+  customDetails: Record<string, unknown>;
+  resolveTimeoutMs: number | null;
+  transitionAt: string | null;
+  recordOnly: boolean;
+  ingestSource: string;
+  alarmArn: string | null;
+}
+
+export type ResolveReason = 'alert' | 'manual' | 'stale' | 'alarm-ok' | 'alarm-deleted';
+
+/** Incidents: dedup by key, lifecycle, timeline, and the outbox rows of every transition. */
+@Injectable()
+export class IncidentService {
+  private readonly logger = new Logger(IncidentService.name);
+
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly outbox: OutboxService,
+    private readonly routingKeys: RoutingKeyService,
+    @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() private readonly metrics?: AlertingMetrics,
+  ) {}
+
+  /** Applies a batch in one transaction: all of it is stored, or none of it. */
+  async ingest(items: IngestItem[]): Promise<IngestResult[]> {
+    const now = this.clock.now().toISOString();
+    const alerts = items.map((item) => this.normalize(item, now));
+    const routingKey = await this.routingKeys.current();
+    const results = await this.withUniqueRetry(() =>
+      this.db.tx(async (m) => {
+        const out: IngestResult[] = [];
+        for (const alert of alerts) out.push(await this.apply(m, alert, now, routingKey));
+        return out;
+      }),
+    );
+    if (results.some((r) => r.action === 'triggered' || r.action === 'resolved')) this.outbox.committed();
+    for (const alert of alerts) this.metrics?.alertIngested(alert.ingestSource);
+    this.logger.debug(`ingested ${results.length} alert(s)`);
+    return results;
+  }
+
+  async acknowledge(dedupKey: string): Promise<Incident> {
+    const incident = await this.db.tx(async (m) => {
+      const open = await this.findOpen(m, dedupKey);
+      if (!open) throw await this.closedOrUnknown(m, dedupKey);
+      if (open.status === 'acknowledged') return open;
+      const now = this.clock.now().toISOString();
+      open.status = 'acknowledged';
+      open.acknowledgedAt = now;
+      await m.update(Incident, { id: open.id }, { status: 'acknowledged', acknowledgedAt: now });
+      await this.timeline(m, open.id, now, 'acknowledged', { by: 'api' });
+      await this.outbox.enqueue(m, open, 'acknowledge', now);
+      return open;
+    });
+    this.outbox.committed();
+    return incident;
+  }
+
+  async resolve(dedupKey: string, reason: ResolveReason = 'manual'): Promise<Incident> {
+    const incident = await this.db.tx(async (m) => {
+      const open = await this.findOpen(m, dedupKey);
+      if (!open) throw await this.closedOrUnknown(m, dedupKey);
+      await this.close(m, open, this.clock.now().toISOString(), reason);
+      return open;
+    });
+    this.outbox.committed();
+    return incident;
+  }
+
+  /**
+   * Resolves one incident if it is still open and still matches `stillStale` (checked
+   * inside the transaction, so concurrent reconcilers cannot resolve it twice).
+   */
+  async resolveIf(
+    incidentId: string,
+    reason: ResolveReason,
+    stillStale: (incident: Incident) => boolean,
+    detail?: Record<string, unknown>,
+  ): Promise<boolean> {
+    const done = await this.db.tx(async (m) => {
+      const rows = await this.db.query(
+        m,
+        this.db.forUpdate('SELECT id FROM incidents WHERE id = $1 AND open_key IS NOT NULL'),
+        [incidentId],
+      );
+      if (rows.length === 0) return false;
+      const incident = await m.findOneByOrFail(Incident, { id: incidentId });
+      if (!stillStale(incident)) return false;
+      return this.close(m, incident, this.clock.now().toISOString(), reason, detail);
+    });
+    if (done) this.outbox.committed();
+    return done;
+  }
+
+  private async apply(
+    m: EntityManager,
+    alert: NormalizedAlert,
+    now: string,
+    routingKey: string | null,
+  ): Promise<IngestResult> {
+    const open = await this.findOpen(m, alert.dedupKey);
+    if (alert.transitionAt) {
+      const last = open ?? (await this.findLatest(m, alert.dedupKey));
+      // Out-of-order delivery (SNS retries, EventBridge) must not reopen or re-resolve.
+      if (last?.lastTransitionAt && alert.transitionAt < last.lastTransitionAt) {
+        return { dedupKey: alert.dedupKey, incidentId: last.id, action: 'ignored' };
+      }
+    }
+    if (alert.recordOnly) {
+      if (open) {
+        await this.timeline(m, open.id, now, 'recorded', {
+          source: alert.ingestSource,
+          description: alert.description,
+        });
+      }
+      return { dedupKey: alert.dedupKey, incidentId: open?.id ?? null, action: 'ignored' };
+    }
+    if (alert.status === 'resolved') {
+      if (!open) return { dedupKey: alert.dedupKey, incidentId: null, action: 'ignored' };
+      if (alert.transitionAt) open.lastTransitionAt = alert.transitionAt;
+      await this.close(m, open, now, 'alert', { source: alert.ingestSource });
+      return { dedupKey: alert.dedupKey, incidentId: open.id, action: 'resolved' };
+    }
+    if (open) {
+      const changes: Partial<Incident> = {
+        occurrences: open.occurrences + 1,
+        lastSeenAt: now,
+        severity: alert.severity,
+        currentValue: alert.currentValue ?? open.currentValue,
+        threshold: alert.threshold ?? open.threshold,
+        description: alert.description ?? open.description,
+      };
+      if (alert.transitionAt) changes.lastTransitionAt = alert.transitionAt;
+      await m.update(Incident, { id: open.id }, changes as QueryDeepPartialEntity<Incident>);
+      return { dedupKey: alert.dedupKey, incidentId: open.id, action: 'deduplicated' };
+    }
+    const incident = m.create(Incident, {
+      id: randomUUID(),
+      dedupKey: alert.dedupKey,
+      openKey: alert.dedupKey,
+      status: 'triggered',
+      severity: alert.severity,
+      alarmName: alert.alarmName,
+      metricName: alert.metricName,
+      threshold: alert.threshold,
+      currentValue: alert.currentValue,
+      environment: alert.environment,
+      description: alert.description,
+      recommendations: alert.recommendations,
+      source: alert.source,
+      component: alert.component,
+      group: alert.group,
+      class: alert.class,
+      links: alert.links,
+      customDetails: alert.customDetails,
+      alertTimestamp: alert.timestamp,
+      occurrences: 1,
+      routingKey,
+      resolveTimeoutMs: alert.resolveTimeoutMs,
+      ingestSource: alert.ingestSource,
+      alarmArn: alert.alarmArn,
+      lastTransitionAt: alert.transitionAt,
+      createdAt: now,
+      lastSeenAt: now,
+      acknowledgedAt: null,
+      resolvedAt: null,
+      resolveReason: null,
+    });
+    await m.insert(Incident, incident as QueryDeepPartialEntity<Incident>);
+    await this.timeline(m, incident.id, now, 'triggered', { source: alert.ingestSource });
+    await this.outbox.enqueue(m, incident, 'trigger', now);
+    return { dedupKey: alert.dedupKey, incidentId: incident.id, action: 'triggered' };
+  }
+
+  private async close(
+    m: EntityManager,
+    incident: Incident,
+    now: string,
+    reason: ResolveReason,
+    detail: Record<string, unknown> = {},
+  ): Promise<boolean> {
+    const result = await m.update(
+      Incident,
+      { id: incident.id, openKey: incident.dedupKey },
+      {
+        status: 'resolved',
+        openKey: null,
+        resolvedAt: now,
+        resolveReason: reason,
+        lastTransitionAt: incident.lastTransitionAt,
+      },
+    );
+    if (!result.affected) return false;
+    Object.assign(incident, { status: 'resolved', openKey: null, resolvedAt: now, resolveReason: reason });
+    await this.timeline(m, incident.id, now, 'resolved', { reason, ...detail });
+    await this.outbox.enqueue(m, incident, 'resolve', now);
+    return true;
+  }
+
+  private findOpen(m: EntityManager, dedupKey: string): Promise<Incident | null> {
+    const query = m.createQueryBuilder(Incident, 'i').where('i.open_key = :dedupKey', { dedupKey });
+    if (this.db.isPostgres) query.setLock('pessimistic_write');
+    return query.getOne();
+  }
+
+  private findLatest(m: EntityManager, dedupKey: string): Promise<Incident | null> {
+    return m.findOne(Incident, { where: { dedupKey }, order: { createdAt: 'DESC', id: 'DESC' } });
+  }
+
+  private async closedOrUnknown(m: EntityManager, dedupKey: string): Promise<AlertingError> {
+    const latest = await this.findLatest(m, dedupKey);
+    return latest
+      ? new AlertingError('conflict', `incident ${dedupKey} is already resolved`)
+      : new AlertingError('not-found', `no incident with dedupKey ${dedupKey}`);
+  }
+
+  private timeline(m: EntityManager, incidentId: string, at: string, type: string, detail: Record<string, unknown>) {
+    return m.insert(IncidentEvent, { id: randomUUID(), incidentId, at, type, detail } as QueryDeepPartialEntity<IncidentEvent>);
+  }
+
+  /** PostgreSQL: two instances creating the same key race on the open-key index; the loser retries as a dedup. */
+  private async withUniqueRetry<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isUniqueViolation(error) || attempt >= 5) throw error;
+      }
+    }
+  }
+
+  private normalize({ alert, meta }: IngestItem, now: string): NormalizedAlert {
+    const metricName = alert.metricName ?? null;
+    return {
+      dedupKey: alert.dedupKey ?? (metricName ? `${alert.alarmName}-${metricName}` : alert.alarmName),
+      severity: alert.severity.toUpperCase() as Severity,
+      alarmName: alert.alarmName,
+      metricName,
+      threshold: alert.threshold ?? null,
+      currentValue: alert.currentValue ?? null,
+      timestamp: alert.timestamp ? new Date(alert.timestamp).toISOString() : now,
+      environment: alert.environment ?? this.config.appEnv,
+      description: alert.description ?? null,
+      recommendations: alert.recommendations ?? [],
+      status: alert.status ?? 'firing',
+      source: alert.source ?? null,
+      component: alert.component ?? null,
+      group: alert.group ?? null,
+      class: alert.class ?? null,
+      links: alert.links ?? [],
+      customDetails: alert.customDetails ?? {},
+      resolveTimeoutMs: alert.resolveTimeout === undefined ? null : parseDuration(alert.resolveTimeout),
+      transitionAt: meta.transitionAt ? meta.transitionAt.toISOString() : null,
+      recordOnly: meta.recordOnly ?? false,
+      ingestSource: meta.source,
+      alarmArn: meta.alarmArn ?? null,
+    };
+  }
+}

@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { In } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import type { AlertingConfig } from '../../config/alerting.config.js';
+import { DatabaseService } from '../../database/database.service.js';
+import { ALERTING_CONFIG, ALERTING_OPTIONS, type AlertingModuleOptions } from '../alerting.options.js';
+import { AlertingMetrics } from '../alerting.metrics.js';
+import { CLOCK, type Clock } from '../clock.js';
+import { Delivery } from './delivery.entity.js';
+import { NOTIFIER, NotifierError, type Notifier } from './notifier.port.js';
+
+const CLAIM_SQL = `
+  UPDATE deliveries SET lease_owner = $1, lease_until = $2
+  WHERE id IN (
+    SELECT d.id FROM deliveries d
+    WHERE d.state = 'pending' AND d.next_attempt_at <= $3
+      AND (d.lease_until IS NULL OR d.lease_until < $3)
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries p
+        WHERE p.state = 'pending' AND p.notifier = d.notifier AND p.dedup_key = d.dedup_key AND p.id < d.id
+      )
+    ORDER BY d.id
+    LIMIT $4 __LOCK__
+  )
+  RETURNING id`;
+
+/**
+ * Hands outbox rows to their notifier. Only the oldest pending row of each
+ * (notifier, dedup key) is claimable, so a resolve never overtakes its trigger, even
+ * while that trigger waits out a backoff. Rows are leased: a crashed instance's rows
+ * become claimable again when the lease runs out.
+ */
+@Injectable()
+export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(DeliveryDispatcher.name);
+  private readonly instanceId = randomUUID();
+  private readonly notifiers: Map<string, Notifier>;
+  private readonly inflight = new Set<Promise<void>>();
+  private running = false;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly db: DatabaseService,
+    @Inject(NOTIFIER) notifiers: Notifier[],
+    @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
+    @Inject(ALERTING_OPTIONS) private readonly options: AlertingModuleOptions,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly scheduler: SchedulerRegistry,
+    @Optional() private readonly metrics?: AlertingMetrics,
+  ) {
+    this.notifiers = new Map(notifiers.map((n) => [n.name, n]));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.db.isPostgres) {
+      // One process owns a SQLite file, so leases left by a killed predecessor are void.
+      await this.db.tx((m) =>
+        m.query(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE state = 'pending'`),
+      );
+    }
+    if (this.options.schedule !== false) {
+      this.scheduler.addInterval(
+        `alerting-dispatcher-${this.instanceId}`,
+        setInterval(() => this.wake(), this.config.delivery.pollIntervalMs),
+      );
+    }
+    this.wake();
+  }
+
+  /** Stops claiming; waits (bounded) for deliveries in flight so their outcome is recorded. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.drain(10_000);
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    const name = `alerting-dispatcher-${this.instanceId}`;
+    if (this.scheduler.doesExist('interval', name)) this.scheduler.deleteInterval(name);
+    const timeout = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([Promise.allSettled([...this.inflight]), timeout]);
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    setImmediate(() => void this.loop());
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (!this.stopped) {
+        this.again = false;
+        const free = this.config.delivery.concurrency - this.inflight.size;
+        if (free <= 0) break;
+        const rows = await this.claim(free);
+        for (const row of rows) {
+          const p: Promise<void> = this.deliver(row).finally(() => {
+            this.inflight.delete(p);
+            this.wake();
+          });
+          this.inflight.add(p);
+        }
+        if (rows.length < free && !this.again) break;
+      }
+    } catch (error) {
+      this.logger.error(`dispatch failed: ${(error as Error).message}`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async claim(limit: number): Promise<Delivery[]> {
+    const now = this.clock.now();
+    const leaseUntil = new Date(now.getTime() + this.config.delivery.leaseMs).toISOString();
+    const sql = CLAIM_SQL.replace('__LOCK__', this.db.isPostgres ? 'FOR UPDATE SKIP LOCKED' : '');
+    return this.db.tx(async (m) => {
+      const ids = await this.db.query<{ id: number | string }>(m, sql, [
+        this.instanceId,
+        leaseUntil,
+        now.toISOString(),
+        limit,
+      ]);
+      if (ids.length === 0) return [];
+      const rows = await m.find(Delivery, { where: { id: In(ids.map((r) => Number(r.id))) } });
+      return rows.sort((a, b) => a.id - b.id);
+    });
+  }
+
+  private async deliver(row: Delivery): Promise<void> {
+    const notifier = this.notifiers.get(row.notifier);
+    const attempts = row.attempts + 1;
+    if (!notifier) {
+      await this.finish(row, { state: 'dead', attempts, lastError: `notifier ${row.notifier} is not enabled` });
+      return;
+    }
+    try {
+      const result = await notifier.send({
+        deliveryId: String(row.id),
+        action: row.action,
+        incident: row.payload.incident,
+        routingKey: row.payload.routingKey ?? null,
+        createdAt: new Date(row.createdAt),
+      });
+      const now = this.clock.now();
+      await this.finish(row, {
+        state: 'delivered',
+        attempts,
+        deliveredAt: now.toISOString(),
+        lastResponse: result?.response ?? null,
+      });
+      this.metrics?.notification(row.notifier, row.action, 'delivered');
+      this.metrics?.deliveryLatency(row.notifier, (now.getTime() - Date.parse(row.createdAt)) / 1000);
+    } catch (error) {
+      await this.failed(row, attempts, error);
+    }
+  }
+
+  private async failed(row: Delivery, attempts: number, error: unknown): Promise<void> {
+    const e = error instanceof NotifierError ? error : null;
+    const retryable = e ? e.retryable : true;
+    const message = (error as Error)?.message ?? String(error);
+    const now = this.clock.now();
+    const age = now.getTime() - Date.parse(row.createdAt);
+    const lastResponse = e?.details?.body ?? null;
+    if (!retryable || age >= this.config.delivery.maxAgeMs) {
+      const reason = retryable ? `gave up after ${attempts} attempts over 24h: ${message}` : message;
+      await this.finish(row, { state: 'dead', attempts, lastError: reason, lastResponse });
+      this.metrics?.notification(row.notifier, row.action, 'dead');
+      this.logger.warn(`delivery ${row.id} (${row.notifier} ${row.action} ${row.dedupKey}) is dead: ${reason}`);
+      return;
+    }
+    const delay = Math.max(this.backoff(attempts), e?.details?.retryAfterMs ?? 0);
+    await this.finish(row, {
+      state: 'pending',
+      attempts,
+      lastError: message,
+      lastResponse,
+      nextAttemptAt: new Date(now.getTime() + delay).toISOString(),
+    });
+    this.metrics?.notification(row.notifier, row.action, 'retry');
+    this.logger.warn(`delivery ${row.id} (${row.notifier} ${row.action}) failed, retry in ${delay} ms: ${message}`);
+  }
+
+  /** Exponential, capped, with "equal jitter": never zero, never in lockstep. */
+  private backoff(attempts: number): number {
+    const { retryBaseMs, retryMaxMs } = this.config.delivery;
+    const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(attempts - 1, 30));
+    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+  }
+
+  /** Only while we still hold the lease: a row reclaimed after our lease ran out is not ours to write. */
+  private async finish(row: Delivery, changes: Partial<Delivery>): Promise<void> {
+    await this.db.tx((m) =>
+      m.update(
+        Delivery,
+        { id: row.id, leaseOwner: this.instanceId },
+        { ...changes, leaseOwner: null, leaseUntil: null } as QueryDeepPartialEntity<Delivery>,
+      ),
+    );
+  }
+}

@@ -1,0 +1,47 @@
+import { HttpService } from '@nestjs/axios';
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { AlertingConfig, NotifierName } from '../../config/alerting.config.js';
+import { PagerDutyClient } from '../../pagerduty/pagerduty.client.js';
+import { PagerDutyNotifier } from '../../pagerduty/pagerduty.notifier.js';
+import { SnsNotifier } from '../../sns/sns.notifier.js';
+import { LogNotifier } from './log.notifier.js';
+import type { Notifier } from './notifier.port.js';
+import { WebhookNotifier } from './webhook.notifier.js';
+
+/** The one place adapters are chosen: `NOTIFIERS` (validated) plus the host app's own. */
+export function createNotifiers(config: AlertingConfig, http: HttpService, extra: Notifier[] = []): Notifier[] {
+  const build = (name: NotifierName): Notifier => {
+    switch (name) {
+      case 'pagerduty':
+        return new PagerDutyNotifier({
+          client: new PagerDutyClient({ http: http.axiosRef, eventsUrl: config.pagerduty.eventsUrl }),
+          eventOptions: {
+            awsRegion: config.aws.region,
+            cloudwatchDashboardName: config.links.cloudwatchDashboardName,
+            appDashboardUrl: config.links.appDashboardUrl,
+            appDashboardName: config.links.appDashboardName,
+            client: config.pagerduty.client,
+            clientUrl: config.pagerduty.clientUrl,
+            defaultComponent: config.alert.component,
+            defaultGroup: config.alert.group,
+          },
+          ratePerMinute: config.pagerduty.rateLimitPerMinute,
+        });
+      case 'sns':
+        return new SnsNotifier({ topicArn: config.sns.topicArn!, client: createSnsClient(config) });
+      case 'webhook':
+        return new WebhookNotifier(http.axiosRef, config.webhookUrl!);
+      case 'log':
+        return new LogNotifier();
+    }
+  };
+  const notifiers = [...config.notifiers.map(build), ...extra];
+  const names = notifiers.map((n) => n.name);
+  const twice = names.filter((n, i) => names.indexOf(n) !== i);
+  if (twice.length > 0) throw new Error(`notifier names must be unique; repeated: ${twice.join(', ')}`);
+  return notifiers;
+}
+
+export function createSnsClient(config: AlertingConfig): SNSClient {
+  return new SNSClient({ region: config.aws.region, endpoint: config.aws.endpointUrl });
+}

@@ -1,0 +1,71 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import { DatabaseService } from '../../database/database.service.js';
+import { AlertingError } from '../alerting.errors.js';
+import { CLOCK, type Clock } from '../clock.js';
+import { Incident } from '../incident.entity.js';
+import { toSnapshot } from '../incident.snapshot.js';
+import { Delivery } from './delivery.entity.js';
+import { DeliveryDispatcher } from './delivery.dispatcher.js';
+import { NOTIFIER, type NotificationAction, type Notifier } from './notifier.port.js';
+
+/** Writes notifier events in the caller's transaction; wakes the dispatcher after commit. */
+@Injectable()
+export class OutboxService {
+  private readonly names: string[];
+
+  constructor(
+    @Inject(NOTIFIER) notifiers: Notifier[],
+    private readonly dispatcher: DeliveryDispatcher,
+    private readonly db: DatabaseService,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
+    this.names = notifiers.map((n) => n.name);
+  }
+
+  async enqueue(m: EntityManager, incident: Incident, action: NotificationAction, now: string): Promise<void> {
+    if (this.names.length === 0) return;
+    const payload = { incident: toSnapshot(incident), routingKey: incident.routingKey };
+    await m.insert(
+      Delivery,
+      this.names.map((notifier) => ({
+        notifier,
+        dedupKey: incident.dedupKey,
+        incidentId: incident.id,
+        action,
+        payload,
+        state: 'pending' as const,
+        attempts: 0,
+        nextAttemptAt: now,
+        leaseOwner: null,
+        leaseUntil: null,
+        lastError: null,
+        lastResponse: null,
+        createdAt: now,
+        deliveredAt: null,
+      })) as unknown as QueryDeepPartialEntity<Delivery>[],
+    );
+  }
+
+  /** Puts a dead delivery back in the queue, due now; its attempts are kept for the record. */
+  async retry(id: number): Promise<Delivery> {
+    const row = await this.db.tx(async (m) => {
+      const found = Number.isSafeInteger(id) ? await m.findOneBy(Delivery, { id }) : null;
+      if (!found) throw new AlertingError('not-found', `no delivery with id ${id}`);
+      if (found.state !== 'dead') throw new AlertingError('conflict', `delivery ${id} is ${found.state}, not dead`);
+      const now = this.clock.now().toISOString();
+      // The 24 h give-up window restarts: an operator asked for another day of tries.
+      const changes = { state: 'pending' as const, nextAttemptAt: now, createdAt: now, lastError: found.lastError };
+      await m.update(Delivery, { id, state: 'dead' }, changes);
+      return Object.assign(found, changes);
+    });
+    this.committed();
+    return row;
+  }
+
+  /** Call after the transaction that enqueued has committed. */
+  committed(): void {
+    this.dispatcher.wake();
+  }
+}

@@ -1,0 +1,149 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { parseDuration } from './duration.js';
+import { EnvSchema, splitList, type APP_ENVS, type LOG_LEVELS } from './env.schema.js';
+
+export type AppEnv = (typeof APP_ENVS)[number];
+export type NotifierName = 'pagerduty' | 'sns' | 'webhook' | 'log';
+
+/** Typed configuration of the alerting service, built once from the environment at boot. */
+export interface AlertingConfig {
+  port: number;
+  host: string;
+  appEnv: AppEnv;
+  databaseUrl: string;
+  notifiers: NotifierName[];
+  logLevel: (typeof LOG_LEVELS)[number];
+  pagerduty: {
+    routingKey?: string;
+    eventsUrl: string;
+    serviceName: string;
+    escalationPolicyId?: string;
+    client: string;
+    clientUrl?: string;
+    rateLimitPerMinute: number;
+  };
+  webhookUrl?: string;
+  sns: { topicArn?: string; topicAllowlist: string[]; certUrlPattern: string };
+  aws: { region: string; endpointUrl?: string };
+  alert: { component: string; group: string };
+  links: { cloudwatchDashboardName: string; appDashboardUrl?: string; appDashboardName: string };
+  apiKeys: string[];
+  incidentResolveTimeoutMs: number;
+  reconcileIntervalMs: number;
+  delivery: {
+    retryBaseMs: number;
+    retryMaxMs: number;
+    maxAgeMs: number;
+    leaseMs: number;
+    pollIntervalMs: number;
+    concurrency: number;
+  };
+}
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Delivery tuning that CONTRACT §1 does not name; documented in the README. */
+const EXTRA_DURATIONS = {
+  DELIVERY_RETRY_BASE: '1s',
+  DELIVERY_RETRY_MAX: '5m',
+  DELIVERY_MAX_AGE: '24h',
+  DELIVERY_LEASE: '30s',
+  DISPATCH_POLL_INTERVAL: '1s',
+} as const;
+
+/**
+ * Validates the whole environment and returns the typed config, or throws one
+ * {@link ConfigValidationError} listing every offending variable.
+ */
+export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
+  // An empty variable means "unset" to an operator, not "set to nothing".
+  const env: Env = Object.fromEntries(
+    Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== ''),
+  );
+  const schema = plainToInstance(EnvSchema, env);
+  const problems = validateSync(schema, { forbidUnknownValues: false }).map(
+    (e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`,
+  );
+
+  const appEnv = (schema.APP_ENV ?? 'development') as AppEnv;
+  const notifiers = splitList(env.NOTIFIERS ?? (appEnv === 'development' ? 'log' : 'pagerduty'));
+  if (notifiers.includes('pagerduty') && !env.PAGERDUTY_ROUTING_KEY) {
+    problems.push('PAGERDUTY_ROUTING_KEY: required when the pagerduty notifier is enabled');
+  }
+  if (notifiers.includes('webhook') && !env.WEBHOOK_URL) {
+    problems.push('WEBHOOK_URL: required when the webhook notifier is enabled');
+  }
+  if (notifiers.includes('sns') && !env.SNS_TOPIC_ARN) {
+    problems.push('SNS_TOPIC_ARN: required when the sns notifier is enabled');
+  }
+  const apiKeys = splitList(env.API_KEYS);
+  if (appEnv !== 'development' && apiKeys.length === 0) {
+    problems.push(`API_KEYS: required when APP_ENV is ${appEnv}`);
+  }
+  const durations: Record<string, number> = {};
+  for (const [name, fallback] of Object.entries(EXTRA_DURATIONS)) {
+    const parsed = parseDuration(env[name] ?? fallback);
+    if (parsed === null) problems.push(`${name}: must be a duration like 500ms, 30s, 5m, 4h, 1d`);
+    durations[name] = parsed ?? 0;
+  }
+  if (problems.length > 0) throw new ConfigValidationError(problems);
+
+  return {
+    port: schema.PORT ?? 3000,
+    host: env.HOST ?? '0.0.0.0',
+    appEnv,
+    databaseUrl: env.DATABASE_URL ?? 'sqlite:./data/alerting.sqlite',
+    notifiers: [...new Set(notifiers)] as NotifierName[],
+    logLevel: schema.LOG_LEVEL ?? 'info',
+    pagerduty: {
+      routingKey: env.PAGERDUTY_ROUTING_KEY,
+      eventsUrl: env.PAGERDUTY_EVENTS_URL ?? 'https://events.pagerduty.com/v2/enqueue',
+      serviceName: env.PAGERDUTY_SERVICE_NAME ?? 'Hybrid Routing Alerts',
+      escalationPolicyId: env.PAGERDUTY_ESCALATION_POLICY_ID,
+      client: env.PAGERDUTY_CLIENT ?? 'orchestrator-alerting',
+      clientUrl: env.PAGERDUTY_CLIENT_URL,
+      rateLimitPerMinute: schema.PAGERDUTY_RATE_LIMIT_PER_MINUTE ?? 120,
+    },
+    webhookUrl: env.WEBHOOK_URL,
+    sns: {
+      topicArn: env.SNS_TOPIC_ARN,
+      topicAllowlist: splitList(env.SNS_TOPIC_ARNS),
+      certUrlPattern: env.SNS_CERT_URL_PATTERN ?? '^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/',
+    },
+    aws: { region: env.AWS_REGION ?? 'eu-central-1', endpointUrl: env.AWS_ENDPOINT_URL },
+    alert: {
+      component: env.ALERT_COMPONENT ?? 'hybrid-routing',
+      group: env.ALERT_GROUP ?? 'ai-orchestrator',
+    },
+    links: {
+      cloudwatchDashboardName: env.CLOUDWATCH_DASHBOARD_NAME ?? 'HybridRoutingMonitoring',
+      appDashboardUrl: env.APP_DASHBOARD_URL,
+      appDashboardName: env.APP_DASHBOARD_NAME ?? 'Hybrid Routing Dashboard',
+    },
+    apiKeys,
+    incidentResolveTimeoutMs: parseDuration(env.INCIDENT_RESOLVE_TIMEOUT ?? '4h')!,
+    reconcileIntervalMs: parseDuration(env.RECONCILE_INTERVAL ?? '30s')!,
+    delivery: {
+      retryBaseMs: durations.DELIVERY_RETRY_BASE,
+      retryMaxMs: durations.DELIVERY_RETRY_MAX,
+      maxAgeMs: durations.DELIVERY_MAX_AGE,
+      leaseMs: durations.DELIVERY_LEASE,
+      pollIntervalMs: durations.DISPATCH_POLL_INTERVAL,
+      concurrency: 32,
+    },
+  };
+}
+
+/** `****` + last 4 characters: how every secret appears in logs, responses and the CLI. */
+export function maskSecret(value: string | undefined | null): string | null {
+  if (!value) return null;
+  return `****${value.slice(-4)}`;
+}

@@ -1,0 +1,237 @@
+import axios from 'axios';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { NotifierError } from '../alerting/notifier/notifier.port.js';
+import {
+  FakePagerDuty,
+  startFakePagerDuty,
+} from '../../test/fakes/pagerduty.fake.js';
+import type { PagerDutyEvent } from './pagerduty-event.builder.js';
+import { PagerDutyClient, parseRetryAfter } from './pagerduty.client.js';
+
+const KEY = '0123456789abcdef0123456789abcdef';
+
+const trigger: PagerDutyEvent = {
+  routing_key: KEY,
+  event_action: 'trigger',
+  dedup_key: 'hfr',
+  payload: {
+    summary: '🚨 [PRODUCTION] hfr: down',
+    source: 'production-hybrid-routing',
+    severity: 'critical',
+    timestamp: '2026-03-01T10:00:00.000Z',
+    component: 'hybrid-routing',
+    group: 'ai-orchestrator',
+    custom_details: {},
+  },
+  links: [],
+  client: 'orchestrator-alerting',
+};
+
+async function sendError(
+  sut: PagerDutyClient,
+  event: PagerDutyEvent = trigger,
+): Promise<NotifierError> {
+  const error = await sut.send(event).then(
+    () => {
+      throw new Error('expected send to fail');
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(NotifierError);
+  return error as NotifierError;
+}
+
+describe(PagerDutyClient.name, () => {
+  let fake: FakePagerDuty;
+  let sut: PagerDutyClient;
+
+  beforeAll(async () => {
+    fake = await startFakePagerDuty();
+    sut = new PagerDutyClient({
+      http: axios.create(),
+      eventsUrl: fake.url,
+      timeoutMs: 300,
+    });
+  });
+  afterEach(async () => {
+    await fake.comeBack();
+    fake.reset();
+  });
+  afterAll(async () => {
+    await fake.stop();
+  });
+
+  it('resolves with the 202 answer', async () => {
+    await expect(sut.send(trigger)).resolves.toEqual({
+      status: 202,
+      body: { status: 'success', message: 'Event processed', dedup_key: 'hfr' },
+    });
+    expect(fake.received[0].body).toEqual(trigger);
+    expect(fake.requests[0].headers['content-type']).toMatch(
+      /^application\/json/,
+    );
+  });
+
+  it('makes a 400 final, keeping PagerDuty message and errors', async () => {
+    const error = await sendError(sut, { ...trigger, routing_key: 'short' });
+
+    expect(error.retryable).toBe(false);
+    expect(error.details).toEqual({
+      status: 400,
+      body: {
+        status: 'invalid event',
+        message: 'Event object is invalid',
+        errors: [
+          "Length of 'routing_key' is incorrect (should be 32 characters)",
+        ],
+      },
+    });
+    expect(error.message).toContain('Event object is invalid');
+    expect(error.message).toContain("Length of 'routing_key' is incorrect");
+  });
+
+  it.each([408, 500, 502, 503, 504])('retries a %i', async (status) => {
+    fake.failNext(1, status);
+
+    const error = await sendError(sut);
+
+    expect(error.retryable).toBe(true);
+    expect(error.details?.status).toBe(status);
+  });
+
+  it('retries a 429 and honours Retry-After in seconds', async () => {
+    fake.failNext(1, 429, undefined, { 'Retry-After': '7' });
+
+    const error = await sendError(sut);
+
+    expect(error.retryable).toBe(true);
+    expect(error.details).toMatchObject({ status: 429, retryAfterMs: 7_000 });
+  });
+
+  it('retries a 429 without Retry-After, leaving the delay to the dispatcher', async () => {
+    fake.failNext(1, 429);
+
+    const error = await sendError(sut);
+
+    expect(error.retryable).toBe(true);
+    expect(error.details).not.toHaveProperty('retryAfterMs');
+  });
+
+  it.each([401, 403, 404, 413, 422])('makes a %i final', async (status) => {
+    fake.failNext(1, status, { message: 'nope' });
+
+    const error = await sendError(sut);
+
+    expect(error.retryable).toBe(false);
+    expect(error.details?.status).toBe(status);
+  });
+
+  it.each([200, 201, 204])(
+    'does not take a %i for success and retries',
+    async (status) => {
+      fake.failNext(1, status, status === 204 ? '' : { status: 'success' });
+
+      const error = await sendError(sut);
+
+      expect(error.retryable).toBe(true);
+      expect(error.message).toMatch(
+        new RegExp(`unexpected PagerDuty status ${status}.*only 202`),
+      );
+    },
+  );
+
+  it('does not follow a redirect', async () => {
+    fake.failNext(1, 302, '', { Location: 'http://127.0.0.1:1/elsewhere' });
+
+    const error = await sendError(sut);
+
+    expect(error.retryable).toBe(true);
+    expect(error.details?.status).toBe(302);
+  });
+
+  it('retries when the connection is refused', async () => {
+    await fake.goDown();
+
+    const error = await sendError(sut);
+
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain('ECONNREFUSED');
+  });
+
+  it('retries when the connection is reset', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer((socket) =>
+      socket.on('data', () => socket.resetAndDestroy()),
+    );
+    await new Promise<void>((resolve) =>
+      server.listen(0, '127.0.0.1', resolve),
+    );
+    const port = (server.address() as { port: number }).port;
+    const resetting = new PagerDutyClient({
+      http: axios.create(),
+      eventsUrl: `http://127.0.0.1:${port}/v2/enqueue`,
+    });
+
+    try {
+      const error = await sendError(resetting);
+      expect(error.retryable).toBe(true);
+      expect(error.message).toContain('ECONNRESET');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('gives up after timeoutMs on a hung server and retries', async () => {
+    fake.hang(true);
+    const started = performance.now();
+
+    const error = await sendError(sut);
+
+    expect(error.retryable).toBe(true);
+    expect(error.message).toBe('PagerDuty did not answer within 300 ms');
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('reads a function eventsUrl on every send', async () => {
+    let url = 'http://127.0.0.1:1/v2/enqueue';
+    const switching = new PagerDutyClient({
+      http: axios.create(),
+      eventsUrl: () => url,
+    });
+
+    expect((await sendError(switching)).retryable).toBe(true);
+    url = fake.url;
+    await expect(switching.send(trigger)).resolves.toMatchObject({
+      status: 202,
+    });
+  });
+
+  it('never puts the routing key in an error message', async () => {
+    fake.failNext(1, 500, { message: `bad key ${KEY}` });
+    fake.failNext(1, 400, {
+      status: 'invalid event',
+      message: `routing key ${KEY} unknown`,
+      errors: [`${KEY} is not a key`],
+    });
+
+    const retryable = await sendError(sut);
+    const final = await sendError(sut);
+
+    for (const error of [retryable, final]) {
+      expect(error.message).not.toContain(KEY);
+      expect(error.message).toContain('****cdef');
+    }
+  });
+});
+
+describe(parseRetryAfter.name, () => {
+  it('reads delta-seconds and HTTP dates', () => {
+    const now = Date.parse('2026-03-01T10:00:00.000Z');
+
+    expect(parseRetryAfter('2', now)).toBe(2_000);
+    expect(parseRetryAfter('Sun, 01 Mar 2026 10:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfter('Sun, 01 Mar 2026 09:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});

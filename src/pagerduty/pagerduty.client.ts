@@ -1,0 +1,188 @@
+import { isAxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
+import { NotifierError } from '../alerting/notifier/notifier.port.js';
+import type { PagerDutyEvent } from './pagerduty-event.builder.js';
+
+export interface PagerDutyClientOptions {
+  /** with @nestjs/axios, pass `HttpService.axiosRef` */
+  http: AxiosInstance;
+  /** a function is read on every send, so a runtime config change applies to the next event */
+  eventsUrl: string | (() => string);
+  /** whole-request budget, connect included; default 10 s */
+  timeoutMs?: number;
+}
+
+export interface PagerDutyAccepted {
+  status: 202;
+  body: unknown;
+}
+
+/** PagerDuty's answer to an event it refused (`400`). */
+export interface PagerDutyErrorBody {
+  status?: string;
+  message?: string;
+  errors?: unknown[];
+}
+
+export const DEFAULT_PAGERDUTY_TIMEOUT_MS = 10_000;
+
+const NETWORK_TIMEOUT_CODES = new Set([
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ERR_CANCELED',
+]);
+
+export class PagerDutyClient {
+  private readonly http: AxiosInstance;
+  private readonly eventsUrl: () => string;
+  private readonly timeoutMs: number;
+
+  constructor(opts: PagerDutyClientOptions) {
+    this.http = opts.http;
+    const url = opts.eventsUrl;
+    this.eventsUrl = typeof url === 'function' ? url : () => url;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_PAGERDUTY_TIMEOUT_MS;
+  }
+
+  /**
+   * Resolves only on `202`. Everything else throws a {@link NotifierError} whose
+   * `retryable` follows CONTRACT §4 and whose message never carries the routing key.
+   */
+  async send(event: PagerDutyEvent): Promise<PagerDutyAccepted> {
+    const scrub = secretScrubber(event.routing_key);
+    let response: AxiosResponse;
+    try {
+      response = await this.http.post(this.eventsUrl(), event, {
+        headers: { 'Content-Type': 'application/json' },
+        timeout: this.timeoutMs,
+        // axios' timeout only watches the socket once connected; the signal caps the whole attempt.
+        signal: AbortSignal.timeout(this.timeoutMs),
+        // The status decides retry or not, so every one must reach us, redirects included
+        // (following one would turn the POST into a GET).
+        validateStatus: () => true,
+        maxRedirects: 0,
+        responseType: 'json',
+      });
+    } catch (error) {
+      throw this.transportError(error, scrub);
+    }
+    return this.interpret(response, scrub);
+  }
+
+  private interpret(
+    response: AxiosResponse,
+    scrub: (text: string) => string,
+  ): PagerDutyAccepted {
+    const { status, data: body } = response;
+    if (status === 202) return { status: 202, body };
+
+    if (status === 400) {
+      const refused = asErrorBody(body);
+      const reasons = (refused.errors ?? []).map(String).join('; ');
+      const message =
+        `PagerDuty rejected the event (400): ${refused.message ?? 'invalid event'}` +
+        (reasons ? ` — ${reasons}` : '');
+      return fail(scrub(message), false, { status, body });
+    }
+
+    if (status === 429) {
+      const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+      return fail(
+        `PagerDuty throttled the event (429)${retryAfterMs !== undefined ? `, retry after ${retryAfterMs} ms` : ''}`,
+        true,
+        {
+          status,
+          body,
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        },
+      );
+    }
+
+    if (status === 408 || status >= 500) {
+      return fail(
+        scrub(`PagerDuty answered ${status}${describeBody(body)}`),
+        true,
+        { status, body },
+      );
+    }
+
+    if (status >= 400) {
+      return fail(
+        scrub(`PagerDuty refused the event (${status})${describeBody(body)}`),
+        false,
+        { status, body },
+      );
+    }
+
+    // PagerDuty accepts an event with 202 only; a 200 or 3xx means something else
+    // (a proxy, a captive portal, a wrong URL) answered, and the event may not be queued.
+    return fail(
+      scrub(
+        `unexpected PagerDuty status ${status}: only 202 means the event was accepted${describeBody(body)}`,
+      ),
+      true,
+      { status, body },
+    );
+  }
+
+  private transportError(
+    error: unknown,
+    scrub: (text: string) => string,
+  ): NotifierError {
+    if (error instanceof NotifierError) return error;
+    const code = isAxiosError(error)
+      ? error.code
+      : (error as { code?: string } | undefined)?.code;
+    if (
+      (code && NETWORK_TIMEOUT_CODES.has(code)) ||
+      (error as Error | undefined)?.name === 'TimeoutError'
+    ) {
+      return new NotifierError(
+        `PagerDuty did not answer within ${this.timeoutMs} ms`,
+        true,
+      );
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    return new NotifierError(
+      scrub(`could not reach PagerDuty${code ? ` (${code})` : ''}: ${reason}`),
+      true,
+    );
+  }
+}
+
+function fail(
+  message: string,
+  retryable: boolean,
+  details: NonNullable<NotifierError['details']>,
+): never {
+  throw new NotifierError(message, retryable, details);
+}
+
+function asErrorBody(body: unknown): PagerDutyErrorBody {
+  if (body && typeof body === 'object') return body as PagerDutyErrorBody;
+  if (typeof body === 'string' && body) return { message: body.slice(0, 500) };
+  return {};
+}
+
+function describeBody(body: unknown): string {
+  const message = asErrorBody(body).message;
+  return message ? `: ${String(message).slice(0, 500)}` : '';
+}
+
+/** `Retry-After` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(
+  header: unknown,
+  now: number = Date.now(),
+): number | undefined {
+  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  const value = header.trim();
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+function secretScrubber(routingKey: string): (text: string) => string {
+  if (!routingKey) return (text) => text;
+  const masked = `****${routingKey.slice(-4)}`;
+  return (text) => text.split(routingKey).join(masked);
+}

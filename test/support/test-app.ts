@@ -1,0 +1,71 @@
+import { Test } from '@nestjs/testing';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Provider } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import request from 'supertest';
+import { AppModule } from '../../src/app.module.js';
+import { configureApp, createAdapter } from '../../src/app.setup.js';
+import { CLOCK, type Clock } from '../../src/alerting/clock.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+
+export const TEST_API_KEY = 'test-api-key-0123456789';
+export const ROUTING_KEY = '0123456789abcdef0123456789abcdef';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  dataSource: DataSource;
+  db: TestDatabase;
+  http: () => ReturnType<typeof request>;
+  /** supertest with the API key already set */
+  api: {
+    get: (path: string) => request.Test;
+    post: (path: string) => request.Test;
+    patch: (path: string) => request.Test;
+  };
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  /** an existing database (restart tests) instead of a fresh one */
+  db?: TestDatabase;
+  overrides?: Provider[];
+}
+
+/** The real AppModule and edge (configureApp) on a fresh database; only the world's edges are fakes. */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const db = options.db ?? (await createTestDatabase());
+  const env = {
+    DATABASE_URL: db.url,
+    API_KEYS: TEST_API_KEY,
+    LOG_LEVEL: 'warn',
+    DELIVERY_RETRY_BASE: '50ms',
+    DISPATCH_POLL_INTERVAL: '100ms',
+    ...options.env,
+  };
+  let builder = Test.createTestingModule({ imports: [AppModule.forRoot(env)] });
+  if (options.clock) builder = builder.overrideProvider(CLOCK).useValue(options.clock);
+  const moduleRef = await builder.compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(), { logger: ['error'] });
+  configureApp(app);
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  const server = app.getHttpServer();
+  const auth = (t: request.Test) => t.set('Authorization', `Bearer ${TEST_API_KEY}`);
+  return {
+    app,
+    db,
+    dataSource: app.get(DataSource),
+    http: () => request(server),
+    api: {
+      get: (path) => auth(request(server).get(path)),
+      post: (path) => auth(request(server).post(path)),
+      patch: (path) => auth(request(server).patch(path)),
+    },
+    async close() {
+      await app.close();
+      if (!options.db) await db.drop();
+    },
+  };
+}
