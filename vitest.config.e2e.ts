@@ -1,11 +1,13 @@
 import { defineConfig } from 'vitest/config';
-import tsconfigPaths from 'vite-tsconfig-paths';
 
 export default defineConfig({
-  plugins: [tsconfigPaths()],
   test: {
     globals: true,
     root: './',
-    include: ['**/*.e2e-spec.ts'],
+    include: ['test/**/*.e2e-spec.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // two cores: suites that start server processes or time deliveries stay honest with fewer workers
+    maxWorkers: 2,
   },
 });

@@ -32,7 +32,7 @@ const TEMPLATES: Record<TemplateName, TemplateFn> = {
   'high-latency': ({ environment, threshold, currentValue }) => ({
     severity: 'WARNING',
     alarmName: `${environment}-hybrid-routing-high-latency`,
-    metricName: 'RoutingLatencyP95',
+    metricName: 'RoutingLatency',
     threshold,
     currentValue,
     environment,
