@@ -2,14 +2,29 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 
+type Work<T> = (manager: EntityManager) => Promise<T>;
+interface Queued {
+  kind: 'tx' | 'read';
+  work: Work<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** At most this many queued write transactions share one SQLite commit. */
+const MAX_GROUP = 256;
+
 /**
- * Write transactions. SQLite has one connection, so TypeORM transactions that overlap
- * in time would interleave on it: they are serialized here, in process.
+ * Write transactions. On PostgreSQL each is a TypeORM transaction on the pool. SQLite has
+ * one connection, so overlapping transactions would interleave on it: they queue here,
+ * and whatever queued while the previous commit ran is committed together (group
+ * commit), each in a savepoint so one failing unit rolls back alone. A caller's promise
+ * settles only after the commit that holds its work.
  */
 @Injectable()
 export class DatabaseService {
   readonly dialect: 'postgres' | 'sqlite';
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue: Queued[] = [];
+  private draining = false;
 
   constructor(@InjectDataSource() readonly dataSource: DataSource) {
     this.dialect = dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite';
@@ -19,27 +34,87 @@ export class DatabaseService {
     return this.dialect === 'postgres';
   }
 
-  tx<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  tx<T>(work: Work<T>): Promise<T> {
     if (this.isPostgres) return this.dataSource.transaction(work);
-    const run = this.tail.then(() => this.dataSource.transaction(work));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.enqueue('tx', work);
   }
 
   /** Reads on SQLite also queue behind writes, so they never observe a half-done transaction. */
-  read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  read<T>(work: Work<T>): Promise<T> {
     if (this.isPostgres) return work(this.dataSource.manager);
-    const run = this.tail.then(() => work(this.dataSource.manager));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.enqueue('read', work);
+  }
+
+  private enqueue<T>(kind: Queued['kind'], work: Work<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ kind, work, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.draining) {
+        this.draining = true;
+        void this.drain();
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        if (this.queue[0].kind === 'read') {
+          const item = this.queue.shift()!;
+          await item.work(this.dataSource.manager).then(item.resolve, item.reject);
+          continue;
+        }
+        const group: Queued[] = [];
+        while (group.length < MAX_GROUP && this.queue[0]?.kind === 'tx') group.push(this.queue.shift()!);
+        await this.commitGroup(group);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async commitGroup(group: Queued[]): Promise<void> {
+    const runner = this.dataSource.createQueryRunner();
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      await runner.startTransaction();
+      for (const item of group) {
+        await runner.query('SAVEPOINT unit');
+        try {
+          const value = await item.work(runner.manager);
+          await runner.query('RELEASE unit');
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          await runner.query('ROLLBACK TO unit');
+          await runner.query('RELEASE unit');
+          outcomes.push({ ok: false, error });
+        }
+      }
+      await runner.commitTransaction();
+    } catch (error) {
+      await runner.rollbackTransaction().catch(() => undefined);
+      for (const item of group) item.reject(error);
+      return;
+    } finally {
+      await runner.release();
+    }
+    group.forEach((item, i) => {
+      const outcome = outcomes[i];
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.error);
+    });
   }
 
   /**
    * Raw SQL written with PostgreSQL placeholders (`$1`, reusable); rewritten to SQLite's
    * positional `?` with the parameters repeated in order of appearance.
    */
-  query<T = Record<string, unknown>>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
-    if (this.isPostgres) return manager.query(sql, params);
+  async query<T = Record<string, unknown>>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+    if (this.isPostgres) {
+      // TypeORM answers a PostgreSQL UPDATE/DELETE with [rows, affected], not rows: an
+      // `UPDATE … RETURNING` (the dispatcher's claim) would otherwise yield no usable ids.
+      const answer = await manager.query(sql, params);
+      return /^\s*(UPDATE|DELETE)\b/i.test(sql) ? answer[0] : answer;
+    }
     const ordered: unknown[] = [];
     const rewritten = sql.replace(/\$(\d+)/g, (_, n: string) => {
       ordered.push(params[Number(n) - 1]);

@@ -53,6 +53,9 @@ const DEFAULT_FAILURE_BODIES: Record<number, unknown> = {
  * one, records what it accepted, and can be scripted to fail, hang or go away.
  */
 export class FakePagerDuty {
+  /** `keepAlive`: reuse connections like the real API does (the bench); tests of refused connections need it off */
+  constructor(private readonly options: { keepAlive?: boolean } = {}) {}
+
   readonly received: FakePagerDutyEvent[] = [];
   readonly requests: FakePagerDutyRequest[] = [];
 
@@ -234,7 +237,7 @@ export class FakePagerDuty {
       res.writeHead(status, {
         // One connection per request: a pooled socket the fake closed in goDown() would
         // otherwise surface as a reset instead of the refused connection a test expects.
-        Connection: 'close',
+        ...(this.options.keepAlive ? {} : { Connection: 'close' }),
         'Content-Type':
           typeof body === 'string' ? 'text/plain' : 'application/json',
         ...headers,

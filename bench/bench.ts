@@ -1,0 +1,182 @@
+// npm run bench: the service on SQLite with a fake PagerDuty, beside a bare NestJS+Fastify
+// POST endpoint measured in the same run. Prints figures and ratios; asserts nothing.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { FakePagerDuty } from '../test/fakes/pagerduty.fake.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const API_KEY = 'bench-api-key-0123456789';
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startProcess(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, script)], {
+    env: { PATH: process.env.PATH, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      await fetch(`${url}/v1/alerts`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: '[]' });
+      return { child, url };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${script} did not start`);
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+let seq = 0;
+function alert(prefix: string) {
+  seq += 1;
+  return {
+    severity: 'CRITICAL',
+    alarmName: `${prefix}-${seq}`,
+    metricName: 'SupportModeSuccessRate',
+    threshold: 95,
+    currentValue: 85,
+    description: 'Success rate has fallen below 95%',
+  };
+}
+
+async function load(url: string, body: () => string): Promise<{ rps: number; p99: number; non2xx: number }> {
+  const result = await autocannon({
+    url: `${url}/v1/alerts`,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+        setupRequest: (req: autocannon.Request) => ({ ...req, body: body() }),
+      },
+    ],
+  });
+  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
+}
+
+async function paced(url: string, pd: FakePagerDuty, perSecond: number, seconds: number) {
+  const sentAt = new Map<string, number>();
+  const total = perSecond * seconds;
+  const start = performance.now();
+  const posts: Promise<unknown>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const a = alert('paced');
+    const key = `${a.alarmName}-${a.metricName}`;
+    sentAt.set(key, performance.now());
+    posts.push(
+      fetch(`${url}/v1/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+        body: JSON.stringify(a),
+      }),
+    );
+  }
+  await Promise.all(posts);
+  await pd.waitFor((r) => r.filter((e) => sentAt.has(e.dedupKey)).length >= total, 60_000);
+  const latencies = pd.received.filter((e) => sentAt.has(e.dedupKey)).map((e) => e.receivedAt - sentAt.get(e.dedupKey)!);
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  return { p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1], n: latencies.length };
+}
+
+async function drained(url: string): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const res = await fetch(`${url}/v1/deliveries?state=pending&limit=1`, { headers: { 'x-api-key': API_KEY } });
+    const body = (await res.json()) as { items: unknown[] };
+    if (body.items.length === 0) return performance.now() - start;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'alerting-bench-'));
+  const pd = new FakePagerDuty({ keepAlive: true });
+  await pd.start();
+  const lines: string[] = [];
+  try {
+    const bare = await startProcess('dist-bench/bench/bare.main.js', {});
+    const bareSingle = await load(bare.url, () => JSON.stringify(alert('bare')));
+    const bareBatch = await load(bare.url, () => JSON.stringify(Array.from({ length: 100 }, () => alert('bare'))));
+    bare.child.kill('SIGKILL');
+
+    const svc = await startProcess('dist/main.js', {
+      DATABASE_URL: `sqlite:${join(dir, 'bench.sqlite')}`,
+      APP_ENV: 'production',
+      API_KEYS: API_KEY,
+      NOTIFIERS: 'pagerduty',
+      PAGERDUTY_ROUTING_KEY: '0123456789abcdef0123456789abcdef',
+      PAGERDUTY_EVENTS_URL: pd.url,
+      PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
+      RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    });
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleStart = rssMb(svc.child.pid!);
+
+    const single = await load(svc.url, () => JSON.stringify(alert('single')));
+    await pd.waitFor(() => true);
+    const dedupBody = JSON.stringify({ ...alert('dedup'), alarmName: 'dedup-constant' });
+    const dedup = await load(svc.url, () => dedupBody);
+    const batch = await load(svc.url, () => JSON.stringify(Array.from({ length: 100 }, () => alert('batch'))));
+    // the latency run starts on an empty outbox, not behind the backlog the loads left
+    const backlogStart = performance.now();
+    const drainTime = await drained(svc.url);
+    const latency = await paced(svc.url, pd, 200, 10);
+    const peak = rssMb(svc.child.pid!);
+    await new Promise((r) => setTimeout(r, 5000));
+    const idleAfter = rssMb(svc.child.pid!);
+    void backlogStart;
+    svc.child.kill('SIGTERM');
+
+    lines.push(
+      `bench: ${DURATION_S}s per load, ${CONNECTIONS} connections, service on SQLite (WAL), fake PagerDuty in the bench process`,
+      '',
+      `baseline bare NestJS+Fastify POST      ${fmt(bareSingle.rps)} req/s (p99 ${bareSingle.p99} ms)`,
+      `baseline bare, 100-alert bodies        ${fmt(bareBatch.rps * 100)} alerts/s`,
+      '',
+      `single alert, new incident each        ${fmt(single.rps)} req/s (p99 ${single.p99} ms, non-2xx ${single.non2xx})  ratio ${(single.rps / bareSingle.rps).toFixed(2)}x of bare (target >= 0.50)`,
+      `single alert, deduplicated             ${fmt(dedup.rps)} req/s (p99 ${dedup.p99} ms, non-2xx ${dedup.non2xx})  ratio ${(dedup.rps / bareSingle.rps).toFixed(2)}x of bare`,
+      `batches of 100, new incidents          ${fmt(batch.rps * 100)} alerts/s (non-2xx ${batch.non2xx})  target >= 5,000; ratio ${((batch.rps * 100) / (bareBatch.rps * 100)).toFixed(2)}x of bare batch`,
+      `outbox backlog after the loads drained in ${(drainTime / 1000).toFixed(1)} s`,
+      `ingest -> PagerDuty received @200/s    p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms over ${latency.n} alerts (target p99 < 100 ms)`,
+      `RSS idle after start                   ${idleStart.toFixed(0)} MB`,
+      `RSS after load / idle 5 s later        ${peak.toFixed(0)} MB / ${idleAfter.toFixed(0)} MB (target idle < 150 MB)`,
+    );
+  } finally {
+    await pd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(lines.join('\n'));
+  process.exit(0);
+}
+
+await main();
