@@ -5,10 +5,11 @@ import { Incident } from '../alerting/incident.entity.js';
 import { IncidentEvent } from '../alerting/incident-event.entity.js';
 import { Delivery } from '../alerting/notifier/delivery.entity.js';
 import { Setting } from './setting.entity.js';
+import { SnsMessageRecord } from '../sns/sns-message.entity.js';
 import { alertingMigrations } from './migrations/index.js';
 
 /** Entities of the alerting module: a host app reusing its own connection registers these. */
-export const alertingEntities = [Incident, IncidentEvent, Delivery, Setting];
+export const alertingEntities = [Incident, IncidentEvent, Delivery, Setting, SnsMessageRecord];
 
 /** TypeORM options for `DATABASE_URL` (`sqlite:<file>`, `sqlite::memory:`, `postgres://…`). */
 export function dataSourceOptions(databaseUrl: string): DataSourceOptions {

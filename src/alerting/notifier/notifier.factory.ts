@@ -43,5 +43,6 @@ export function createNotifiers(config: AlertingConfig, http: HttpService, extra
 }
 
 export function createSnsClient(config: AlertingConfig): SNSClient {
-  return new SNSClient({ region: config.aws.region, endpoint: config.aws.endpointUrl });
+  // The dispatcher owns retries (backoff, ordering, the 24 h limit); SDK retries would multiply them.
+  return new SNSClient({ region: config.aws.region, endpoint: config.aws.endpointUrl, maxAttempts: 1 });
 }

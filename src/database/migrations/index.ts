@@ -1,4 +1,5 @@
 import { Initial1764200000000 } from './1764200000000-initial.js';
+import { SnsMessages1764305100000 } from './1764305100000-sns-messages.js';
 
 /** Every migration, oldest first. A host app reusing its own connection lists these. */
-export const alertingMigrations = [Initial1764200000000];
+export const alertingMigrations = [Initial1764200000000, SnsMessages1764305100000];
