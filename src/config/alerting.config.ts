@@ -29,8 +29,12 @@ export interface AlertingConfig {
   alert: { component: string; group: string };
   links: { cloudwatchDashboardName: string; appDashboardUrl?: string; appDashboardName: string };
   apiKeys: string[];
+  /** requests per client (API key, else address) per minute on the standalone app; 0 turns it off */
+  rateLimitPerMinute: number;
   incidentResolveTimeoutMs: number;
   reconcileIntervalMs: number;
+  /** the reconciler also asks CloudWatch DescribeAlarms about alarm incidents (RECONCILE_CLOUDWATCH) */
+  reconcileCloudWatch: boolean;
   delivery: {
     retryBaseMs: number;
     retryMaxMs: number;
@@ -94,6 +98,8 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
     if (parsed === null) problems.push(`${name}: must be a duration like 500ms, 30s, 5m, 4h, 1d`);
     durations[name] = parsed ?? 0;
   }
+  // A zero period would make the reconciler's setInterval spin.
+  if (parseDuration(env.RECONCILE_INTERVAL ?? '30s') === 0) problems.push('RECONCILE_INTERVAL: must be above 0');
   if (problems.length > 0) throw new ConfigValidationError(problems);
 
   return {
@@ -129,8 +135,14 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
       appDashboardName: env.APP_DASHBOARD_NAME ?? 'Hybrid Routing Dashboard',
     },
     apiKeys,
+    rateLimitPerMinute: schema.RATE_LIMIT_PER_MINUTE ?? 6000,
     incidentResolveTimeoutMs: parseDuration(env.INCIDENT_RESOLVE_TIMEOUT ?? '4h')!,
     reconcileIntervalMs: parseDuration(env.RECONCILE_INTERVAL ?? '30s')!,
+    // Unset: on where this instance already talks to AWS, so it has credentials and a region;
+    // a deployment that only receives SNS deliveries may have no CloudWatch permissions.
+    reconcileCloudWatch: env.RECONCILE_CLOUDWATCH
+      ? env.RECONCILE_CLOUDWATCH === 'true'
+      : Boolean(env.AWS_ENDPOINT_URL || env.SNS_TOPIC_ARN),
     delivery: {
       retryBaseMs: durations.DELIVERY_RETRY_BASE,
       retryMaxMs: durations.DELIVERY_RETRY_MAX,

@@ -109,8 +109,10 @@ export class EnvSchema {
   @IsOptional() @IsUrl(urlOptions) APP_DASHBOARD_URL?: string;
   @IsOptional() @IsString() APP_DASHBOARD_NAME?: string;
   @IsOptional() @IsString() API_KEYS?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @Validate(IsDuration) INCIDENT_RESOLVE_TIMEOUT?: string;
   @IsOptional() @Validate(IsDuration) RECONCILE_INTERVAL?: string;
+  @IsOptional() @IsIn(['true', 'false'], { message: 'must be true or false' }) RECONCILE_CLOUDWATCH?: string;
   @IsOptional() @IsString() SNS_TOPIC_ARNS?: string;
   @IsOptional() @Validate(IsRegex) SNS_CERT_URL_PATTERN?: string;
   @IsOptional() @IsIn(LOG_LEVELS) LOG_LEVEL?: (typeof LOG_LEVELS)[number];

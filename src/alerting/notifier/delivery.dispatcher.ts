@@ -152,13 +152,15 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
       return;
     }
     try {
-      const result = await notifier.send({
-        deliveryId: String(row.id),
-        action: row.action,
-        incident: row.payload.incident,
-        routingKey: row.payload.routingKey ?? null,
-        createdAt: new Date(row.createdAt),
-      });
+      const result = await this.holdingLease(row, () =>
+        notifier.send({
+          deliveryId: String(row.id),
+          action: row.action,
+          incident: row.payload.incident,
+          routingKey: row.payload.routingKey ?? null,
+          createdAt: new Date(row.createdAt),
+        }),
+      );
       const now = this.clock.now();
       await this.finish(row, {
         state: 'delivered',
@@ -197,6 +199,26 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
     });
     this.metrics?.notification(row.notifier, row.action, 'retry');
     this.logger.warn(`delivery ${row.id} (${row.notifier} ${row.action}) failed, retry in ${delay} ms: ${message}`);
+  }
+
+  /**
+   * Renews the lease while the send is in flight: a send slower than the lease (a 10 s
+   * PagerDuty timeout against a short DELIVERY_LEASE, or a loaded host) would otherwise be
+   * reclaimed and sent again by another instance while this one is still alive. Only a dead
+   * instance stops renewing, so only a crash can cause a second delivery.
+   */
+  private async holdingLease<T>(row: Delivery, send: () => Promise<T>): Promise<T> {
+    const renew = setInterval(() => {
+      const leaseUntil = new Date(this.clock.now().getTime() + this.config.delivery.leaseMs).toISOString();
+      this.db
+        .tx((m) => m.update(Delivery, { id: row.id, leaseOwner: this.instanceId }, { leaseUntil }))
+        .catch((error: Error) => this.logger.warn(`lease renewal of delivery ${row.id} failed: ${error.message}`));
+    }, Math.max(50, Math.floor(this.config.delivery.leaseMs / 3)));
+    try {
+      return await send();
+    } finally {
+      clearInterval(renew);
+    }
   }
 
   /** Exponential, capped, with "equal jitter": never zero, never in lockstep. */

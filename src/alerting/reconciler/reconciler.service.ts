@@ -1,0 +1,239 @@
+import {
+  type CloudWatchClient,
+  DescribeAlarmsCommand,
+  type DescribeAlarmsCommandOutput,
+} from '@aws-sdk/client-cloudwatch';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CLOUDWATCH_CLIENT } from '../../cloudwatch/cloudwatch.providers.js';
+import type { AlertingConfig } from '../../config/alerting.config.js';
+import { DatabaseService } from '../../database/database.service.js';
+import {
+  DISTRIBUTED_LOCK,
+  type DistributedLock,
+} from '../../database/distributed-lock.js';
+import { ALERTING_CONFIG } from '../alerting.options.js';
+import { CLOCK, type Clock } from '../clock.js';
+import { IncidentService } from '../incident.service.js';
+
+/** What one tick did; `skipped` when another instance held the reconciler lock. */
+export interface ReconcileResult {
+  skipped: boolean;
+  stale: number;
+  alarmOk: number;
+  alarmDeleted: number;
+  /** set when CloudWatch could not be asked; nothing was resolved from it this tick */
+  cloudWatchError?: string;
+}
+
+interface OpenRow {
+  id: string;
+  last_seen_at: string;
+  resolve_timeout_ms: number | string | null;
+}
+
+interface AlarmRow {
+  id: string;
+  alarm_name: string;
+  alarm_arn: string;
+}
+
+const LOCK_NAME = 'reconciler';
+const PAGE_SIZE = 500;
+/** DescribeAlarms accepts at most 100 AlarmNames per call. */
+const DESCRIBE_BATCH = 100;
+
+/**
+ * Closes incidents nobody will close otherwise: stale ones (not seen for their resolve
+ * timeout) and CloudWatch ones whose OK was lost (alarm back in OK, or deleted). One tick
+ * at a time across instances; every close is conditional (IncidentService.resolveIf), so
+ * even overlapping ticks resolve each incident once.
+ */
+@Injectable()
+export class ReconcilerService {
+  private readonly logger = new Logger(ReconcilerService.name);
+
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly incidents: IncidentService,
+    @Inject(DISTRIBUTED_LOCK) private readonly lock: DistributedLock,
+    @Inject(CLOUDWATCH_CLIENT) private readonly cloudWatch: CloudWatchClient,
+    @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async tick(): Promise<ReconcileResult> {
+    const outcome = await this.lock.tryWithLock(LOCK_NAME, () =>
+      this.reconcile(),
+    );
+    if (!outcome.acquired) {
+      this.logger.debug('reconcile skipped: another instance holds the lock');
+      return { skipped: true, stale: 0, alarmOk: 0, alarmDeleted: 0 };
+    }
+    const r = outcome.value;
+    if (r.stale + r.alarmOk + r.alarmDeleted > 0) {
+      this.logger.log(
+        `reconciled: ${r.stale} stale, ${r.alarmOk} alarm-ok, ${r.alarmDeleted} alarm-deleted`,
+      );
+    }
+    return r;
+  }
+
+  /** Without the lock: exposed so tests can prove the writes alone never double-resolve. */
+  async reconcile(): Promise<ReconcileResult> {
+    const stale = await this.resolveStale(this.clock.now());
+    const result: ReconcileResult = {
+      skipped: false,
+      stale,
+      alarmOk: 0,
+      alarmDeleted: 0,
+    };
+    if (this.config.reconcileCloudWatch) {
+      try {
+        Object.assign(result, await this.resolveLostAlarms());
+      } catch (error) {
+        // Never resolve on an error: an unreachable CloudWatch would look like "every alarm deleted".
+        result.cloudWatchError = (error as Error).message;
+        this.logger.warn(
+          `CloudWatch reconcile skipped: ${result.cloudWatchError}`,
+        );
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Per-incident timeouts cannot be compared in SQL portably (timestamps are ISO text), so
+   * the default-timeout incidents are filtered by the database and overrides here; the
+   * keyset paging keeps a pile of not-yet-stale overrides from hiding stale ones.
+   */
+  async resolveStale(now: Date): Promise<number> {
+    const defaultCutoff = new Date(
+      now.getTime() - this.config.incidentResolveTimeoutMs,
+    ).toISOString();
+    const cutoffOf = (timeoutMs: number | null) =>
+      new Date(
+        now.getTime() - (timeoutMs ?? this.config.incidentResolveTimeoutMs),
+      ).toISOString();
+    let resolved = 0;
+    let after = { lastSeenAt: '', id: '' };
+    for (;;) {
+      const rows = await this.db.read((m) =>
+        this.db.query<OpenRow>(
+          m,
+          `SELECT id, last_seen_at, resolve_timeout_ms FROM incidents
+           WHERE open_key IS NOT NULL
+             AND ((resolve_timeout_ms IS NULL AND last_seen_at < $1) OR (resolve_timeout_ms IS NOT NULL AND last_seen_at < $2))
+             AND (last_seen_at > $3 OR (last_seen_at = $3 AND id > $4))
+           ORDER BY last_seen_at, id
+           LIMIT $5`,
+          [
+            defaultCutoff,
+            now.toISOString(),
+            after.lastSeenAt,
+            after.id,
+            PAGE_SIZE,
+          ],
+        ),
+      );
+      for (const row of rows) {
+        const timeoutMs =
+          row.resolve_timeout_ms === null
+            ? null
+            : Number(row.resolve_timeout_ms);
+        const cutoff = cutoffOf(timeoutMs);
+        if (row.last_seen_at >= cutoff) continue;
+        const done = await this.incidents.resolveIf(
+          row.id,
+          'stale',
+          (i) => i.lastSeenAt < cutoff,
+          {
+            lastSeenAt: row.last_seen_at,
+            resolveTimeoutMs: timeoutMs ?? this.config.incidentResolveTimeoutMs,
+          },
+        );
+        if (done) resolved++;
+      }
+      if (rows.length < PAGE_SIZE) return resolved;
+      const last = rows[rows.length - 1];
+      after = { lastSeenAt: last.last_seen_at, id: last.id };
+    }
+  }
+
+  /**
+   * An OK that never arrived (SNS gave up, the service was down) would leave the incident
+   * open until it goes stale; CloudWatch itself knows better. Only alarms in our region are
+   * asked: DescribeAlarms elsewhere would not find them and we would call them deleted.
+   */
+  async resolveLostAlarms(): Promise<{
+    alarmOk: number;
+    alarmDeleted: number;
+  }> {
+    const region = await this.cloudWatch.config.region();
+    const rows = (
+      await this.db.read((m) =>
+        this.db.query<AlarmRow>(
+          m,
+          `SELECT id, alarm_name, alarm_arn FROM incidents
+           WHERE open_key IS NOT NULL AND alarm_arn IS NOT NULL
+           ORDER BY id`,
+          [],
+        ),
+      )
+    ).filter((r) => r.alarm_arn.split(':')[3] === region);
+    const result = { alarmOk: 0, alarmDeleted: 0 };
+    const names = [...new Set(rows.map((r) => r.alarm_name))];
+    for (let i = 0; i < names.length; i += DESCRIBE_BATCH) {
+      const batch = names.slice(i, i + DESCRIBE_BATCH);
+      // Anything seen after we asked is newer than CloudWatch's answer and wins over it.
+      const askedAt = this.clock.now().toISOString();
+      const states = await this.describe(batch);
+      for (const row of rows.filter((r) => batch.includes(r.alarm_name))) {
+        const state = states.get(row.alarm_name);
+        const reason =
+          state === undefined
+            ? 'alarm-deleted'
+            : state === 'OK'
+              ? 'alarm-ok'
+              : null;
+        if (!reason) continue;
+        const done = await this.incidents.resolveIf(
+          row.id,
+          reason,
+          (inc) => inc.lastSeenAt <= askedAt,
+          {
+            alarmName: row.alarm_name,
+            alarmArn: row.alarm_arn,
+          },
+        );
+        if (done) result[reason === 'alarm-ok' ? 'alarmOk' : 'alarmDeleted']++;
+      }
+    }
+    return result;
+  }
+
+  private async describe(
+    alarmNames: string[],
+  ): Promise<Map<string, string | undefined>> {
+    const states = new Map<string, string | undefined>();
+    let nextToken: string | undefined;
+    do {
+      const page: DescribeAlarmsCommandOutput = await this.cloudWatch.send(
+        new DescribeAlarmsCommand({
+          AlarmNames: alarmNames,
+          // Without AlarmTypes CloudWatch leaves composite alarms out, and they would look deleted.
+          AlarmTypes: ['MetricAlarm', 'CompositeAlarm'],
+          MaxRecords: DESCRIBE_BATCH,
+          NextToken: nextToken,
+        }),
+      );
+      for (const a of [
+        ...(page.MetricAlarms ?? []),
+        ...(page.CompositeAlarms ?? []),
+      ]) {
+        if (a.AlarmName) states.set(a.AlarmName, a.StateValue);
+      }
+      nextToken = page.NextToken;
+    } while (nextToken);
+    return states;
+  }
+}
