@@ -431,6 +431,19 @@ describe('POST /v1/sns (e2e)', () => {
       expect(events.map((e) => e.body.event_action)).toEqual(['trigger', 'resolve']);
     });
 
+    it('an OK that arrives first still outranks an older ALARM delivered after it', async () => {
+      const name = uniqueName();
+      const key = `${name}-CPUUtilization`;
+      const ok = await deliver(notify(alarmMessage(name, 'OK', '2025-05-01T10:10:00.000+0000'))).expect(202);
+      expect(ok.body.results[0]).toMatchObject({ dedupKey: key, action: 'ignored' });
+      const late = await deliver(notify(alarmMessage(name, 'ALARM', '2025-05-01T10:05:00.000+0000'))).expect(202);
+      expect(late.body.results[0]).toMatchObject({ dedupKey: key, action: 'ignored' });
+      expect(await incidentsFor(key)).toHaveLength(0);
+      const newer = await deliver(notify(alarmMessage(name, 'ALARM', '2025-05-01T10:20:00.000+0000'))).expect(202);
+      expect(newer.body.results[0]).toMatchObject({ dedupKey: key, action: 'triggered' });
+      await pd.waitFor((r) => r.some((e) => e.dedupKey === key));
+    });
+
     it('maps a composite alarm (keyed on its name) and a metric-math alarm (keyed on the returned expression)', async () => {
       const composite = {
         AlarmName: 'ServiceAggregatedAlarm',

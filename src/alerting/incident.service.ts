@@ -134,12 +134,9 @@ export class IncidentService {
     routingKey: string | null,
   ): Promise<IngestResult> {
     const open = await this.findOpen(m, alert.dedupKey);
-    if (alert.transitionAt) {
-      const last = open ?? (await this.findLatest(m, alert.dedupKey));
-      // Out-of-order delivery (SNS retries, EventBridge) must not reopen or re-resolve.
-      if (last?.lastTransitionAt && alert.transitionAt < last.lastTransitionAt) {
-        return { dedupKey: alert.dedupKey, incidentId: last.id, action: 'ignored' };
-      }
+    // Out-of-order delivery (SNS retries, EventBridge) must not reopen or re-resolve.
+    if (alert.transitionAt && !(await this.recordTransition(m, alert.dedupKey, alert.transitionAt))) {
+      return { dedupKey: alert.dedupKey, incidentId: open?.id ?? null, action: 'ignored' };
     }
     if (alert.recordOnly) {
       if (open) {
@@ -229,6 +226,27 @@ export class IncidentService {
     Object.assign(incident, { status: 'resolved', openKey: null, resolvedAt: now, resolveReason: reason });
     await this.timeline(m, incident.id, now, 'resolved', { reason, ...detail });
     await this.outbox.enqueue(m, incident, 'resolve', now);
+    return true;
+  }
+
+  /**
+   * Notes the key's newest source-side transition time; false when `at` is older than
+   * one already applied. Conditional upsert, so concurrent writers keep the newest.
+   */
+  private async recordTransition(m: EntityManager, dedupKey: string, at: string): Promise<boolean> {
+    const [row] = await this.db.query<{ last_transition_at: string }>(
+      m,
+      this.db.forUpdate('SELECT last_transition_at FROM key_transitions WHERE dedup_key = $1'),
+      [dedupKey],
+    );
+    if (row && at < row.last_transition_at) return false;
+    await this.db.query(
+      m,
+      `INSERT INTO key_transitions (dedup_key, last_transition_at) VALUES ($1, $2)
+       ON CONFLICT (dedup_key) DO UPDATE SET last_transition_at = excluded.last_transition_at
+       WHERE excluded.last_transition_at > key_transitions.last_transition_at`,
+      [dedupKey, at],
+    );
     return true;
   }
 
