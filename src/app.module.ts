@@ -6,6 +6,7 @@ import { AlertingModule } from './alerting/alerting.module.js';
 import { loadAlertingConfig } from './config/alerting.config.js';
 import { dataSourceOptions } from './database/data-source.options.js';
 import { runMigrationsLocked } from './database/migrate.js';
+import { OpsModule } from './ops/ops.module.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -35,6 +36,7 @@ export class AppModule {
           inject: [alertingConfig.KEY],
           useFactory: (config: ConfigType<typeof alertingConfig>) => ({ config }),
         }),
+        OpsModule.forRoot(alertingConfig.KEY),
       ],
     };
   }

@@ -1,16 +1,28 @@
+import { randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { AlertingExceptionFilter } from './alerting/alerting-exception.filter.js';
+import { setupOpenApi } from './ops/openapi.js';
+import { registerSecurityHeaders } from './ops/security.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export function createAdapter(): FastifyAdapter {
-  return new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES });
+  // Request ids are Fastify's (pino-http reuses them): a caller's X-Request-Id, else a UUID.
+  return new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  });
 }
 
 /** The real edge, shared by main.ts and every e2e test: filters, parsers, docs, shutdown. */
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
   app.useGlobalFilters(new AlertingExceptionFilter());
-  app.enableShutdownHooks();
+  registerSecurityHeaders(app);
+  setupOpenApi(app);
+  // No enableShutdownHooks(): Nest re-raises the signal after closing (exit by signal,
+  // not 0), and every test app would add process listeners. main.ts installs
+  // installGracefulShutdown instead; app.close() still runs every shutdown hook.
   return app;
 }

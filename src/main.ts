@@ -1,8 +1,14 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { configureApp, createAdapter } from './app.setup.js';
-import { ConfigValidationError, loadAlertingConfig } from './config/alerting.config.js';
+import {
+  ConfigValidationError,
+  loadAlertingConfig,
+} from './config/alerting.config.js';
+import { describeConfig } from './ops/boot-log.js';
+import { installGracefulShutdown } from './ops/shutdown.js';
 
 async function bootstrap() {
   let config;
@@ -15,8 +21,22 @@ async function bootstrap() {
     }
     throw error;
   }
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(process.env), createAdapter());
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(process.env),
+    createAdapter(),
+    {
+      bufferLogs: true,
+    },
+  );
+  const logger = app.get(Logger);
+  app.useLogger(logger);
+  logger.log(
+    { msg: 'configuration', config: describeConfig(config) },
+    'Bootstrap',
+  );
   configureApp(app);
+  installGracefulShutdown(app, logger);
   await app.listen(config.port, config.host);
+  logger.log(`listening on ${config.host}:${config.port}`, 'Bootstrap');
 }
 await bootstrap();

@@ -18,6 +18,16 @@ import { createNotifiers } from './notifier/notifier.factory.js';
 import { NOTIFIER } from './notifier/notifier.port.js';
 import { OutboxService } from './notifier/outbox.service.js';
 import { RoutingKeyService } from './routing-key.service.js';
+import { protectControllers } from '../ops/api-key.guard.js';
+import { ReconcilerScheduler } from './reconciler/reconciler.scheduler.js';
+import { ReconcilerService } from './reconciler/reconciler.service.js';
+import { cloudWatchClientProvider } from '../cloudwatch/cloudwatch.providers.js';
+import { distributedLockProvider } from '../database/distributed-lock.js';
+import { SnsController } from '../sns/sns.controller.js';
+import { snsProviders } from '../sns/sns.providers.js';
+import { CloudWatchEventsController } from '../cloudwatch/cloudwatch-events.controller.js';
+import { CloudWatchAlarmsController } from '../cloudwatch/cloudwatch-alarms.controller.js';
+import { AlertmanagerController } from '../alertmanager/alertmanager.controller.js';
 
 /** Options of {@link AlertingModule.forRootAsync}. */
 export interface AlertingModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
@@ -25,7 +35,18 @@ export interface AlertingModuleAsyncOptions extends Pick<ModuleMetadata, 'import
   useFactory: (...args: any[]) => AlertingModuleOptions | Promise<AlertingModuleOptions>;
 }
 
-const CONTROLLERS = [AlertsController, IncidentsController, DeliveriesController, PagerDutyConfigController];
+const CONTROLLERS = [
+  AlertsController,
+  IncidentsController,
+  DeliveriesController,
+  PagerDutyConfigController,
+  SnsController,
+  CloudWatchEventsController,
+  CloudWatchAlarmsController,
+  AlertmanagerController,
+];
+// API_KEYS on every controller of the module, including a host app's mount of it.
+protectControllers(CONTROLLERS);
 
 const PROVIDERS: Provider[] = [
   { provide: ALERTING_CONFIG, inject: [ALERTING_OPTIONS], useFactory: (o: AlertingModuleOptions) => o.config },
@@ -42,6 +63,11 @@ const PROVIDERS: Provider[] = [
   OutboxService,
   IncidentService,
   IncidentQueries,
+  distributedLockProvider,
+  cloudWatchClientProvider,
+  ReconcilerService,
+  ReconcilerScheduler,
+  ...snsProviders,
 ];
 
 /**
@@ -72,7 +98,7 @@ export class AlertingModule {
       ],
       controllers: CONTROLLERS,
       providers: [...optionProviders, ...PROVIDERS],
-      exports: [ALERTING_CONFIG, NOTIFIER, IncidentService, IncidentQueries, DatabaseService, AlertingMetrics, DeliveryDispatcher, CLOCK],
+      exports: [ALERTING_CONFIG, NOTIFIER, IncidentService, IncidentQueries, DatabaseService, AlertingMetrics, DeliveryDispatcher, CLOCK, ReconcilerService],
     };
   }
 }

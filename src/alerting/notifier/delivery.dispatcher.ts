@@ -112,10 +112,13 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
         if (free <= 0) break;
         const rows = await this.claim(free);
         for (const row of rows) {
-          const p: Promise<void> = this.deliver(row).finally(() => {
-            this.inflight.delete(p);
-            this.wake();
-          });
+          const p: Promise<void> = this.deliver(row)
+            // The row keeps its lease and is retried when it runs out; never crash the process.
+            .catch((error: Error) => this.logger.error(`delivery ${row.id} not recorded: ${error.message}`))
+            .finally(() => {
+              this.inflight.delete(p);
+              this.wake();
+            });
           this.inflight.add(p);
         }
         if (rows.length < free && !this.again) break;

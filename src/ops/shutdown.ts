@@ -1,0 +1,62 @@
+import type { INestApplication, LoggerService } from '@nestjs/common';
+
+/**
+ * SIGTERM/SIGINT: `app.close()` stops the listener (Fastify lets requests in flight
+ * finish), the dispatcher drains in-flight deliveries (bounded), TypeORM closes the
+ * database; then exit 0. Nest's own signal hooks re-raise the signal after closing,
+ * which an orchestrator reports as a crash, hence this handler. A second signal or
+ * the deadline forces exit 1.
+ */
+export function installGracefulShutdown(
+  app: INestApplication,
+  logger: LoggerService,
+  deadlineMs = 25_000,
+): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      logger.warn?.(`${signal} again: exiting now`, 'Shutdown');
+      process.exit(1);
+    }
+    closing = true;
+    logger.log(
+      `${signal}: closing (stop accepting, drain deliveries, close database)`,
+      'Shutdown',
+    );
+    setTimeout(() => {
+      logger.error(
+        `shutdown took longer than ${deadlineMs} ms: exiting`,
+        undefined,
+        'Shutdown',
+      );
+      process.exit(1);
+    }, deadlineMs).unref();
+    // server.close() drops idle keep-alive sockets only once; a socket whose request was
+    // in flight at that moment turns idle later and would hold the close open for the
+    // whole keep-alive timeout (72 s), so idle sockets are swept until the close is done.
+    const server = app.getHttpServer() as { closeIdleConnections?: () => void };
+    const sweep = setInterval(
+      () => server.closeIdleConnections?.(),
+      100,
+    ).unref();
+    app
+      .close()
+      .finally(() => clearInterval(sweep))
+      .then(
+        () => {
+          logger.log('closed', 'Shutdown');
+          process.exit(0);
+        },
+        (error: Error) => {
+          logger.error(
+            `shutdown failed: ${error.message}`,
+            error.stack,
+            'Shutdown',
+          );
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
