@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import { parseDuration } from '../config/duration.js';
 import { DatabaseService, isUniqueViolation } from '../database/database.service.js';
@@ -154,19 +153,24 @@ export class IncidentService {
       return { dedupKey: alert.dedupKey, incidentId: open.id, action: 'resolved' };
     }
     if (open) {
-      const changes: Partial<Incident> = {
-        occurrences: open.occurrences + 1,
-        lastSeenAt: now,
-        severity: alert.severity,
-        currentValue: alert.currentValue ?? open.currentValue,
-        threshold: alert.threshold ?? open.threshold,
-        description: alert.description ?? open.description,
-      };
-      if (alert.transitionAt) changes.lastTransitionAt = alert.transitionAt;
-      await m.update(Incident, { id: open.id }, changes as QueryDeepPartialEntity<Incident>);
+      await this.db.query(
+        m,
+        `UPDATE incidents SET occurrences = occurrences + 1, last_seen_at = $2, severity = $3,
+           current_value = $4, threshold = $5, description = $6, last_transition_at = $7
+         WHERE id = $1`,
+        [
+          open.id,
+          now,
+          alert.severity,
+          alert.currentValue ?? open.currentValue,
+          alert.threshold ?? open.threshold,
+          alert.description ?? open.description,
+          alert.transitionAt ?? open.lastTransitionAt,
+        ],
+      );
       return { dedupKey: alert.dedupKey, incidentId: open.id, action: 'deduplicated' };
     }
-    const incident = m.create(Incident, {
+    const incident: Incident = {
       id: randomUUID(),
       dedupKey: alert.dedupKey,
       openKey: alert.dedupKey,
@@ -197,8 +201,8 @@ export class IncidentService {
       acknowledgedAt: null,
       resolvedAt: null,
       resolveReason: null,
-    });
-    await m.insert(Incident, incident as QueryDeepPartialEntity<Incident>);
+    };
+    await this.db.insert(m, Incident, incident);
     await this.timeline(m, incident.id, now, 'triggered', { source: alert.ingestSource });
     await this.outbox.enqueue(m, incident, 'trigger', now);
     return { dedupKey: alert.dedupKey, incidentId: incident.id, action: 'triggered' };
@@ -250,10 +254,9 @@ export class IncidentService {
     return true;
   }
 
-  private findOpen(m: EntityManager, dedupKey: string): Promise<Incident | null> {
-    const query = m.createQueryBuilder(Incident, 'i').where('i.open_key = :dedupKey', { dedupKey });
-    if (this.db.isPostgres) query.setLock('pessimistic_write');
-    return query.getOne();
+  private async findOpen(m: EntityManager, dedupKey: string): Promise<Incident | null> {
+    const [row] = await this.db.query(m, this.db.forUpdate('SELECT * FROM incidents WHERE open_key = $1'), [dedupKey]);
+    return row ? this.db.fromRow(Incident, row) : null;
   }
 
   private findLatest(m: EntityManager, dedupKey: string): Promise<Incident | null> {
@@ -268,7 +271,7 @@ export class IncidentService {
   }
 
   private timeline(m: EntityManager, incidentId: string, at: string, type: string, detail: Record<string, unknown>) {
-    return m.insert(IncidentEvent, { id: randomUUID(), incidentId, at, type, detail } as QueryDeepPartialEntity<IncidentEvent>);
+    return this.db.insert(m, IncidentEvent, { id: randomUUID(), incidentId, at, type, detail });
   }
 
   /** PostgreSQL: two instances creating the same key race on the open-key index; the loser retries as a dedup. */

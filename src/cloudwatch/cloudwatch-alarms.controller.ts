@@ -1,12 +1,11 @@
 import { Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { AlertingError } from '../alerting/alerting.errors.js';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
 import type { AlertingConfig } from '../config/alerting.config.js';
-import { AlarmManager, type AlarmApplyResult, type AlarmPlan } from './alarm-manager.js';
+import type { AlarmApplyResult, AlarmPlan } from './alarm-manager.js';
 import { hybridRoutingAlarmPrefix, hybridRoutingAlarmSpecs } from './alarm-specs.js';
-import { CLOUDWATCH_CLIENT } from './cloudwatch.providers.js';
+import { CLOUDWATCH_CLIENT, type CloudWatchAccess } from './cloudwatch.providers.js';
 
 export interface AlarmPlanResponse {
   region: string;
@@ -25,7 +24,7 @@ export interface AlarmApplyResponse extends AlarmPlanResponse {
 @Controller('v1/cloudwatch/alarms')
 export class CloudWatchAlarmsController {
   constructor(
-    @Inject(CLOUDWATCH_CLIENT) private readonly client: CloudWatchClient,
+    @Inject(CLOUDWATCH_CLIENT) private readonly cloudWatch: CloudWatchAccess,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
   ) {}
 
@@ -34,7 +33,7 @@ export class CloudWatchAlarmsController {
   @ApiResponse({ status: 409, description: 'SNS_TOPIC_ARN is not set' })
   @ApiResponse({ status: 503, description: 'CloudWatch refused or could not be reached' })
   async plan(): Promise<AlarmPlanResponse> {
-    const { manager, context } = this.manager();
+    const { manager, context } = await this.manager();
     return { ...context, plan: await this.call('plan', () => manager.plan()) };
   }
 
@@ -44,13 +43,13 @@ export class CloudWatchAlarmsController {
   @ApiResponse({ status: 409, description: 'SNS_TOPIC_ARN is not set' })
   @ApiResponse({ status: 503, description: 'CloudWatch refused or could not be reached' })
   async apply(): Promise<AlarmApplyResponse> {
-    const { manager, context } = this.manager();
+    const { manager, context } = await this.manager();
     const plan = await this.call('plan', () => manager.plan());
     const result = await this.call('apply', () => manager.apply(plan));
     return { ...context, plan, result };
   }
 
-  private manager() {
+  private async manager() {
     const snsTopicArn = this.config.sns.topicArn;
     if (!snsTopicArn) {
       throw new AlertingError(
@@ -61,8 +60,9 @@ export class CloudWatchAlarmsController {
     const environment = this.config.appEnv;
     // The prefix keeps one environment's run from deleting another's alarms (one owner tag for all).
     const namePrefix = hybridRoutingAlarmPrefix(environment);
+    const [{ client }, { AlarmManager }] = await Promise.all([this.cloudWatch(), import('./alarm-manager.js')]);
     const manager = new AlarmManager({
-      client: this.client,
+      client,
       specs: hybridRoutingAlarmSpecs({ environment, snsTopicArn }),
       namePrefix,
     });

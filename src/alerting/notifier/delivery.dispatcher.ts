@@ -8,8 +8,6 @@ import {
   Optional,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { In } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import type { AlertingConfig } from '../../config/alerting.config.js';
 import { DatabaseService } from '../../database/database.service.js';
 import { ALERTING_CONFIG, ALERTING_OPTIONS, type AlertingModuleOptions } from '../alerting.options.js';
@@ -28,7 +26,7 @@ const CLAIM_SQL = `
         SELECT 1 FROM deliveries p
         WHERE p.state = 'pending' AND p.notifier = d.notifier AND p.dedup_key = d.dedup_key AND p.id < d.id
       )
-    ORDER BY d.id
+    ORDER BY d.next_attempt_at, d.id
     LIMIT $4 __LOCK__
   )
   RETURNING id`;
@@ -117,7 +115,8 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
             .catch((error: Error) => this.logger.error(`delivery ${row.id} not recorded: ${error.message}`))
             .finally(() => {
               this.inflight.delete(p);
-              this.wake();
+              // Refill in batches: a claim per finished delivery would cost a transaction each.
+              if (this.inflight.size <= this.config.delivery.concurrency / 2) this.wake();
             });
           this.inflight.add(p);
         }
@@ -142,8 +141,13 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
         limit,
       ]);
       if (ids.length === 0) return [];
-      const rows = await m.find(Delivery, { where: { id: In(ids.map((r) => Number(r.id))) } });
-      return rows.sort((a, b) => a.id - b.id);
+      const list = ids.map((r) => Number(r.id));
+      const rows = await this.db.query(
+        m,
+        `SELECT * FROM deliveries WHERE id IN (${list.map((_, i) => `$${i + 1}`).join(', ')}) ORDER BY id`,
+        list,
+      );
+      return rows.map((row) => this.db.fromRow(Delivery, row));
     });
   }
 
@@ -214,7 +218,13 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
     const renew = setInterval(() => {
       const leaseUntil = new Date(this.clock.now().getTime() + this.config.delivery.leaseMs).toISOString();
       this.db
-        .tx((m) => m.update(Delivery, { id: row.id, leaseOwner: this.instanceId }, { leaseUntil }))
+        .tx((m) =>
+          this.db.query(m, 'UPDATE deliveries SET lease_until = $3 WHERE id = $1 AND lease_owner = $2', [
+            row.id,
+            this.instanceId,
+            leaseUntil,
+          ]),
+        )
         .catch((error: Error) => this.logger.warn(`lease renewal of delivery ${row.id} failed: ${error.message}`));
     }, Math.max(50, Math.floor(this.config.delivery.leaseMs / 3)));
     try {
@@ -233,11 +243,23 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
 
   /** Only while we still hold the lease: a row reclaimed after our lease ran out is not ours to write. */
   private async finish(row: Delivery, changes: Partial<Delivery>): Promise<void> {
+    const next = { ...row, ...changes };
     await this.db.tx((m) =>
-      m.update(
-        Delivery,
-        { id: row.id, leaseOwner: this.instanceId },
-        { ...changes, leaseOwner: null, leaseUntil: null } as QueryDeepPartialEntity<Delivery>,
+      this.db.query(
+        m,
+        `UPDATE deliveries SET state = $3, attempts = $4, next_attempt_at = $5, last_error = $6,
+           last_response = $7, delivered_at = $8, lease_owner = NULL, lease_until = NULL
+         WHERE id = $1 AND lease_owner = $2`,
+        [
+          row.id,
+          this.instanceId,
+          next.state,
+          next.attempts,
+          next.nextAttemptAt,
+          next.lastError,
+          next.lastResponse === null || next.lastResponse === undefined ? null : JSON.stringify(next.lastResponse),
+          next.deliveredAt,
+        ],
       ),
     );
   }

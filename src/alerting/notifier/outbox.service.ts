@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { DatabaseService } from '../../database/database.service.js';
 import { AlertingError } from '../alerting.errors.js';
 import { CLOCK, type Clock } from '../clock.js';
@@ -27,15 +26,14 @@ export class OutboxService {
   async enqueue(m: EntityManager, incident: Incident, action: NotificationAction, now: string): Promise<void> {
     if (this.names.length === 0) return;
     const payload = { incident: toSnapshot(incident), routingKey: incident.routingKey };
-    await m.insert(
-      Delivery,
-      this.names.map((notifier) => ({
+    for (const notifier of this.names) {
+      await this.db.insert(m, Delivery, {
         notifier,
         dedupKey: incident.dedupKey,
         incidentId: incident.id,
         action,
         payload,
-        state: 'pending' as const,
+        state: 'pending',
         attempts: 0,
         nextAttemptAt: now,
         leaseOwner: null,
@@ -44,8 +42,8 @@ export class OutboxService {
         lastResponse: null,
         createdAt: now,
         deliveredAt: null,
-      })) as unknown as QueryDeepPartialEntity<Delivery>[],
-    );
+      });
+    }
   }
 
   /** Puts a dead delivery back in the queue, due now; its attempts are kept for the record. */

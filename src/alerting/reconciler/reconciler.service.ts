@@ -1,10 +1,8 @@
-import {
-  type CloudWatchClient,
-  DescribeAlarmsCommand,
-  type DescribeAlarmsCommandOutput,
+import type {
+  DescribeAlarmsCommandOutput,
 } from '@aws-sdk/client-cloudwatch';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CLOUDWATCH_CLIENT } from '../../cloudwatch/cloudwatch.providers.js';
+import { CLOUDWATCH_CLIENT, type CloudWatchAccess } from '../../cloudwatch/cloudwatch.providers.js';
 import type { AlertingConfig } from '../../config/alerting.config.js';
 import { DatabaseService } from '../../database/database.service.js';
 import {
@@ -56,7 +54,7 @@ export class ReconcilerService {
     private readonly db: DatabaseService,
     private readonly incidents: IncidentService,
     @Inject(DISTRIBUTED_LOCK) private readonly lock: DistributedLock,
-    @Inject(CLOUDWATCH_CLIENT) private readonly cloudWatch: CloudWatchClient,
+    @Inject(CLOUDWATCH_CLIENT) private readonly cloudWatch: CloudWatchAccess,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -168,7 +166,8 @@ export class ReconcilerService {
     alarmOk: number;
     alarmDeleted: number;
   }> {
-    const region = await this.cloudWatch.config.region();
+    const { client } = await this.cloudWatch();
+    const region = await client.config.region();
     const rows = (
       await this.db.read((m) =>
         this.db.query<AlarmRow>(
@@ -215,10 +214,11 @@ export class ReconcilerService {
     alarmNames: string[],
   ): Promise<Map<string, string | undefined>> {
     const states = new Map<string, string | undefined>();
+    const { client, sdk } = await this.cloudWatch();
     let nextToken: string | undefined;
     do {
-      const page: DescribeAlarmsCommandOutput = await this.cloudWatch.send(
-        new DescribeAlarmsCommand({
+      const page: DescribeAlarmsCommandOutput = await client.send(
+        new sdk.DescribeAlarmsCommand({
           AlarmNames: alarmNames,
           // Without AlarmTypes CloudWatch leaves composite alarms out, and they would look deleted.
           AlarmTypes: ['MetricAlarm', 'CompositeAlarm'],
