@@ -124,6 +124,8 @@ async function main() {
   const lines: string[] = [];
   try {
     const bare = await startProcess('dist-bench/bench/bare.main.js', {});
+    await new Promise((r) => setTimeout(r, 2000));
+    const bareIdle = rssMb(bare.child.pid!);
     const bareSingle = await load(bare.url, () => JSON.stringify(alert('bare')));
     const bareBatch = await load(bare.url, () => JSON.stringify(Array.from({ length: 100 }, () => alert('bare'))));
     bare.child.kill('SIGKILL');
@@ -170,7 +172,7 @@ async function main() {
       `batches of 100, new incidents          ${fmt(batch.rps * 100)} alerts/s (non-2xx ${batch.non2xx})  target >= 5,000; ratio ${((batch.rps * 100) / (bareBatch.rps * 100)).toFixed(2)}x of bare batch`,
       `outbox backlog drained after the loads   single ${(singleDrain / 1000).toFixed(1)} s (${fmt(single.rps * DURATION_S)} triggers), batch ${(drainTime / 1000).toFixed(1)} s (${fmt(batch.rps * 100 * DURATION_S)} triggers)`,
       `ingest -> PagerDuty received @200/s    p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms over ${latency.n} alerts (target p99 < 100 ms)`,
-      `RSS idle after start                   ${idleStart.toFixed(0)} MB`,
+      `RSS idle after start                   ${idleStart.toFixed(0)} MB (bare endpoint ${bareIdle.toFixed(0)} MB)`,
       `RSS after load / idle 5 s later        ${peak.toFixed(0)} MB / ${idleAfter.toFixed(0)} MB (target idle < 150 MB)`,
     );
   } finally {
