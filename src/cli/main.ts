@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { runAlarmsCli, type CliIo } from '../cloudwatch/alarms.cli.js';
 import { runCheckConfig } from './check-config.command.js';
 import { runIncidents } from './incidents.command.js';
 import { runSimulate } from './simulate.command.js';
 import { reportUsageError, UsageError } from './target.options.js';
+import { isEntryPoint } from './entry-point.js';
 
 export const USAGE = `Usage: alerting <command> [options]
 
@@ -60,17 +59,7 @@ export async function runCli(
   }
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   const code = await runCli(process.argv.slice(2));
   process.exitCode = code;
   // A stray handle (an SDK socket, a timer of the in-process app) must not keep the CLI alive.

@@ -1,5 +1,3 @@
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import {
   AlarmManager,
@@ -10,6 +8,7 @@ import {
   hybridRoutingAlarmPrefix,
   hybridRoutingAlarmSpecs,
 } from './alarm-specs.js';
+import { isEntryPoint } from '../cli/entry-point.js';
 
 const USAGE = `Usage: npm run alarms -- <plan|apply> [--help]
 
@@ -174,16 +173,6 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   process.exitCode = await runAlarmsCli(process.argv.slice(2), process.env);
 }
