@@ -25,16 +25,28 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startProcess(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+async function startProcess(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, script)], {
-    env: { PATH: process.env.PATH, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: {
+      PATH: process.env.PATH,
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     try {
-      await fetch(`${url}/v1/alerts`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: '[]' });
+      await fetch(`${url}/v1/alerts`, {
+        method: 'POST',
+        headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+        body: '[]',
+      });
       return { child, url };
     } catch {
       await new Promise((r) => setTimeout(r, 100));
@@ -61,7 +73,10 @@ function alert(prefix: string) {
   };
 }
 
-async function load(url: string, body: () => string): Promise<{ rps: number; p99: number; non2xx: number }> {
+async function load(
+  url: string,
+  body: () => string,
+): Promise<{ rps: number; p99: number; non2xx: number }> {
   const result = await autocannon({
     url: `${url}/v1/alerts`,
     connections: CONNECTIONS,
@@ -74,10 +89,19 @@ async function load(url: string, body: () => string): Promise<{ rps: number; p99
       },
     ],
   });
-  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
+  return {
+    rps: result.requests.average,
+    p99: result.latency.p99,
+    non2xx: result.non2xx + result.errors,
+  };
 }
 
-async function paced(url: string, pd: FakePagerDuty, perSecond: number, seconds: number) {
+async function paced(
+  url: string,
+  pd: FakePagerDuty,
+  perSecond: number,
+  seconds: number,
+) {
   const sentAt = new Map<string, number>();
   const total = perSecond * seconds;
   const start = performance.now();
@@ -98,24 +122,40 @@ async function paced(url: string, pd: FakePagerDuty, perSecond: number, seconds:
     );
   }
   await Promise.all(posts);
-  await pd.waitFor((r) => r.filter((e) => sentAt.has(e.dedupKey)).length >= total, 60_000);
-  const latencies = pd.received.filter((e) => sentAt.has(e.dedupKey)).map((e) => e.receivedAt - sentAt.get(e.dedupKey)!);
+  await pd.waitFor(
+    (r) => r.filter((e) => sentAt.has(e.dedupKey)).length >= total,
+    60_000,
+  );
+  const latencies = pd.received
+    .filter((e) => sentAt.has(e.dedupKey))
+    .map((e) => e.receivedAt - sentAt.get(e.dedupKey)!);
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  return { p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1], n: latencies.length };
+  const pct = (p: number) =>
+    latencies[
+      Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))
+    ];
+  return {
+    p50: pct(50),
+    p99: pct(99),
+    max: latencies[latencies.length - 1],
+    n: latencies.length,
+  };
 }
 
 async function drained(url: string): Promise<number> {
   const start = performance.now();
   for (;;) {
-    const res = await fetch(`${url}/v1/deliveries?state=pending&limit=1`, { headers: { 'x-api-key': API_KEY } });
+    const res = await fetch(`${url}/v1/deliveries?state=pending&limit=1`, {
+      headers: { 'x-api-key': API_KEY },
+    });
     const body = (await res.json()) as { items: unknown[] };
     if (body.items.length === 0) return performance.now() - start;
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+const fmt = (n: number) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: 0 });
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'alerting-bench-'));
@@ -126,8 +166,12 @@ async function main() {
     const bare = await startProcess('dist-bench/bench/bare.main.js', {});
     await new Promise((r) => setTimeout(r, 2000));
     const bareIdle = rssMb(bare.child.pid!);
-    const bareSingle = await load(bare.url, () => JSON.stringify(alert('bare')));
-    const bareBatch = await load(bare.url, () => JSON.stringify(Array.from({ length: 100 }, () => alert('bare'))));
+    const bareSingle = await load(bare.url, () =>
+      JSON.stringify(alert('bare')),
+    );
+    const bareBatch = await load(bare.url, () =>
+      JSON.stringify(Array.from({ length: 100 }, () => alert('bare'))),
+    );
     bare.child.kill('SIGKILL');
 
     const svc = await startProcess('dist/main.js', {
@@ -148,10 +192,15 @@ async function main() {
     // measured as this one's slowness. Drain times show the dispatcher's own throughput.
     const single = await load(svc.url, () => JSON.stringify(alert('single')));
     const singleDrain = await drained(svc.url);
-    const dedupBody = JSON.stringify({ ...alert('dedup'), alarmName: 'dedup-constant' });
+    const dedupBody = JSON.stringify({
+      ...alert('dedup'),
+      alarmName: 'dedup-constant',
+    });
     const dedup = await load(svc.url, () => dedupBody);
     await drained(svc.url);
-    const batch = await load(svc.url, () => JSON.stringify(Array.from({ length: 100 }, () => alert('batch'))));
+    const batch = await load(svc.url, () =>
+      JSON.stringify(Array.from({ length: 100 }, () => alert('batch'))),
+    );
     const backlogStart = performance.now();
     const drainTime = await drained(svc.url);
     const latency = await paced(svc.url, pd, 200, 10);

@@ -22,10 +22,15 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot({ ignoreEnvFile: true, isGlobal: true, load: [alertingConfig] }),
+        ConfigModule.forRoot({
+          ignoreEnvFile: true,
+          isGlobal: true,
+          load: [alertingConfig],
+        }),
         TypeOrmModule.forRootAsync({
           inject: [alertingConfig.KEY],
-          useFactory: (config: ConfigType<typeof alertingConfig>) => dataSourceOptions(config.databaseUrl),
+          useFactory: (config: ConfigType<typeof alertingConfig>) =>
+            dataSourceOptions(config.databaseUrl),
           dataSourceFactory: async (options) => {
             const dataSource = await new DataSource(options!).initialize();
             await runMigrationsLocked(dataSource);
@@ -34,7 +39,9 @@ export class AppModule {
         }),
         AlertingModule.forRootAsync({
           inject: [alertingConfig.KEY],
-          useFactory: (config: ConfigType<typeof alertingConfig>) => ({ config }),
+          useFactory: (config: ConfigType<typeof alertingConfig>) => ({
+            config,
+          }),
         }),
         OpsModule.forRoot(alertingConfig.KEY),
       ],

@@ -17,7 +17,9 @@ export function createAdapter(): FastifyAdapter {
 }
 
 /** The real edge, shared by main.ts and every e2e test: filters, parsers, docs, shutdown. */
-export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
+export function configureApp(
+  app: NestFastifyApplication,
+): NestFastifyApplication {
   app.useGlobalFilters(new AlertingExceptionFilter());
   registerSecurityHeaders(app);
   setupOpenApi(app);

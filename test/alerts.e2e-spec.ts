@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import { golden } from './support/golden.js';
-import { createTestApp, ROUTING_KEY, type TestApp } from './support/test-app.js';
+import {
+  createTestApp,
+  ROUTING_KEY,
+  type TestApp,
+} from './support/test-app.js';
 import { Incident } from '../src/alerting/incident.entity.js';
 import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
 
@@ -12,7 +16,11 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
   beforeAll(async () => {
     await pd.start();
     t = await createTestApp({
-      env: { ...golden.settings, PAGERDUTY_EVENTS_URL: pd.url, PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0' },
+      env: {
+        ...golden.settings,
+        PAGERDUTY_EVENTS_URL: pd.url,
+        PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
+      },
     });
   });
   afterAll(async () => {
@@ -32,28 +40,48 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
   });
 
   it('sends exactly the golden event for the high-failure-rate template', async () => {
-    const res = await t.api.post(golden.request.path).send(golden.request.body as object).expect(202);
+    const res = await t.api
+      .post(golden.request.path)
+      .send(golden.request.body as object)
+      .expect(202);
     expect(res.body.results).toEqual([
-      { dedupKey: golden.event.dedup_key, incidentId: expect.any(String), action: 'triggered' },
+      {
+        dedupKey: golden.event.dedup_key,
+        incidentId: expect.any(String),
+        action: 'triggered',
+      },
     ]);
     const [received] = await pd.waitFor((r) => r.length === 1);
     const { timestamp, ...payload } = received.body.payload;
     const { timestamp: _goldenTs, ...goldenPayload } = golden.event.payload;
-    expect(JSON.stringify({ ...received.body, payload })).toBe(JSON.stringify({ ...golden.event, payload: goldenPayload }));
+    expect(JSON.stringify({ ...received.body, payload })).toBe(
+      JSON.stringify({ ...golden.event, payload: goldenPayload }),
+    );
     expect(new Date(timestamp).toISOString()).toBe(timestamp);
-    const stored = await t.dataSource.getRepository(Incident).findOneByOrFail({ dedupKey: golden.event.dedup_key });
-    expect(stored).toMatchObject({ status: 'triggered', severity: 'CRITICAL', occurrences: 1, routingKey: ROUTING_KEY });
+    const stored = await t.dataSource
+      .getRepository(Incident)
+      .findOneByOrFail({ dedupKey: golden.event.dedup_key });
+    expect(stored).toMatchObject({
+      status: 'triggered',
+      severity: 'CRITICAL',
+      occurrences: 1,
+      routingKey: ROUTING_KEY,
+    });
   });
 
   it('deduplicates 100 identical firing alerts into one incident and one trigger', async () => {
     const a = alert();
     const results = await Promise.all(
-      Array.from({ length: 100 }, () => t.api.post('/v1/alerts').send(a).expect(202)),
+      Array.from({ length: 100 }, () =>
+        t.api.post('/v1/alerts').send(a).expect(202),
+      ),
     );
     const actions = results.map((r) => r.body.results[0].action);
     expect(actions.filter((x) => x === 'triggered')).toHaveLength(1);
     expect(actions.filter((x) => x === 'deduplicated')).toHaveLength(99);
-    const incidents = await t.dataSource.getRepository(Incident).findBy({ dedupKey: `${a.alarmName}-ErrorRate` });
+    const incidents = await t.dataSource
+      .getRepository(Incident)
+      .findBy({ dedupKey: `${a.alarmName}-ErrorRate` });
     expect(incidents).toHaveLength(1);
     expect(incidents[0].occurrences).toBe(100);
     await pd.waitFor((r) => r.length >= 1);
@@ -65,22 +93,48 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
     const a = alert();
     const key = `${a.alarmName}-ErrorRate`;
     const first = await t.api.post('/v1/alerts').send(a).expect(202);
-    const resolved = await t.api.post('/v1/alerts').send({ ...a, status: 'resolved' }).expect(202);
-    expect(resolved.body.results[0]).toMatchObject({ action: 'resolved', incidentId: first.body.results[0].incidentId });
+    const resolved = await t.api
+      .post('/v1/alerts')
+      .send({ ...a, status: 'resolved' })
+      .expect(202);
+    expect(resolved.body.results[0]).toMatchObject({
+      action: 'resolved',
+      incidentId: first.body.results[0].incidentId,
+    });
     await pd.waitFor((r) => r.length === 2);
-    expect(pd.received.map((e) => [e.body.event_action, e.body.dedup_key])).toEqual([
+    expect(
+      pd.received.map((e) => [e.body.event_action, e.body.dedup_key]),
+    ).toEqual([
       ['trigger', key],
       ['resolve', key],
     ]);
-    expect(pd.received[1].body).toEqual({ routing_key: ROUTING_KEY, dedup_key: key, event_action: 'resolve' });
+    expect(pd.received[1].body).toEqual({
+      routing_key: ROUTING_KEY,
+      dedup_key: key,
+      event_action: 'resolve',
+    });
 
     const again = await t.api.post('/v1/alerts').send(a).expect(202);
     expect(again.body.results[0].action).toBe('triggered');
-    expect(again.body.results[0].incidentId).not.toBe(first.body.results[0].incidentId);
-    await t.api.post(`/v1/incidents/${key}/acknowledge`).expect(200).expect((r) => expect(r.body.status).toBe('acknowledged'));
-    await t.api.post(`/v1/incidents/${key}/resolve`).expect(200).expect((r) => expect(r.body.status).toBe('resolved'));
+    expect(again.body.results[0].incidentId).not.toBe(
+      first.body.results[0].incidentId,
+    );
+    await t.api
+      .post(`/v1/incidents/${key}/acknowledge`)
+      .expect(200)
+      .expect((r) => expect(r.body.status).toBe('acknowledged'));
+    await t.api
+      .post(`/v1/incidents/${key}/resolve`)
+      .expect(200)
+      .expect((r) => expect(r.body.status).toBe('resolved'));
     await pd.waitFor((r) => r.length === 5);
-    expect(pd.received.map((e) => e.body.event_action)).toEqual(['trigger', 'resolve', 'trigger', 'acknowledge', 'resolve']);
+    expect(pd.received.map((e) => e.body.event_action)).toEqual([
+      'trigger',
+      'resolve',
+      'trigger',
+      'acknowledge',
+      'resolve',
+    ]);
 
     await t.api.post(`/v1/incidents/${key}/resolve`).expect(409);
     await t.api.post(`/v1/incidents/${key}/acknowledge`).expect(409);
@@ -90,18 +144,33 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
     const detail = await t.api.get(`/v1/incidents/${key}`).expect(200);
     expect(detail.body.status).toBe('resolved');
     expect(detail.body.resolveReason).toBe('manual');
-    expect(detail.body.timeline.map((e: { type: string }) => e.type)).toEqual(['triggered', 'acknowledged', 'resolved']);
-    expect(detail.body.deliveries.map((d: { action: string; state: string }) => [d.action, d.state])).toEqual([
+    expect(detail.body.timeline.map((e: { type: string }) => e.type)).toEqual([
+      'triggered',
+      'acknowledged',
+      'resolved',
+    ]);
+    expect(
+      detail.body.deliveries.map((d: { action: string; state: string }) => [
+        d.action,
+        d.state,
+      ]),
+    ).toEqual([
       ['trigger', 'delivered'],
       ['acknowledge', 'delivered'],
       ['resolve', 'delivered'],
     ]);
     expect(JSON.stringify(detail.body)).not.toContain(ROUTING_KEY);
 
-    const list = await t.api.get('/v1/incidents?status=resolved&limit=1').expect(200);
+    const list = await t.api
+      .get('/v1/incidents?status=resolved&limit=1')
+      .expect(200);
     expect(list.body.items).toHaveLength(1);
     expect(list.body.nextCursor).toEqual(expect.any(String));
-    const page2 = await t.api.get(`/v1/incidents?status=resolved&limit=1&cursor=${list.body.nextCursor}`).expect(200);
+    const page2 = await t.api
+      .get(
+        `/v1/incidents?status=resolved&limit=1&cursor=${list.body.nextCursor}`,
+      )
+      .expect(200);
     expect(page2.body.items[0].id).not.toBe(list.body.items[0].id);
   });
 
@@ -117,14 +186,30 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
       ['non-number currentValue', { currentValue: 'NaN' }, 'currentValue'],
       ['bad timestamp', { timestamp: 'yesterday' }, 'timestamp'],
       ['long description', { description: 'd'.repeat(8193) }, 'description'],
-      ['too many recommendations', { recommendations: Array(21).fill('r') }, 'recommendations'],
-      ['long recommendation', { recommendations: ['r'.repeat(1025)] }, 'recommendations'],
+      [
+        'too many recommendations',
+        { recommendations: Array(21).fill('r') },
+        'recommendations',
+      ],
+      [
+        'long recommendation',
+        { recommendations: ['r'.repeat(1025)] },
+        'recommendations',
+      ],
       ['bad status', { status: 'open' }, 'status'],
       ['long dedupKey', { dedupKey: 'k'.repeat(256) }, 'dedupKey'],
       ['bad link', { links: [{ href: 'not a url' }] }, 'links.0.href'],
-      ['unknown link field', { links: [{ href: 'https://x.example', foo: 1 }] }, 'foo'],
+      [
+        'unknown link field',
+        { links: [{ href: 'https://x.example', foo: 1 }] },
+        'foo',
+      ],
       ['customDetails not object', { customDetails: 'x' }, 'customDetails'],
-      ['customDetails over 64 KiB', { customDetails: { big: 'x'.repeat(65 * 1024) } }, 'customDetails'],
+      [
+        'customDetails over 64 KiB',
+        { customDetails: { big: 'x'.repeat(65 * 1024) } },
+        'customDetails',
+      ],
       ['bad resolveTimeout', { resolveTimeout: 'soon' }, 'resolveTimeout'],
       ['unknown field', { colour: 'red' }, 'colour'],
       ['bad environment type', { environment: 42 }, 'environment'],
@@ -140,15 +225,25 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
 
     it('rejects a whole batch when one alert is bad, naming its index', async () => {
       const before = await t.dataSource.getRepository(Incident).count();
-      const res = await t.api.post('/v1/alerts').send([alert(), alert({ severity: 'nope' }), alert()]).expect(400);
+      const res = await t.api
+        .post('/v1/alerts')
+        .send([alert(), alert({ severity: 'nope' }), alert()])
+        .expect(400);
       expect(JSON.stringify(res.body.message)).toContain('[1].severity');
       expect(await t.dataSource.getRepository(Incident).count()).toBe(before);
-      expect(await t.dataSource.getRepository(Delivery).count({ where: { state: 'pending' } })).toBe(0);
+      expect(
+        await t.dataSource
+          .getRepository(Delivery)
+          .count({ where: { state: 'pending' } }),
+      ).toBe(0);
     });
 
     it('rejects an empty batch and one over 1000', async () => {
       await t.api.post('/v1/alerts').send([]).expect(400);
-      const res = await t.api.post('/v1/alerts').send(Array.from({ length: 1001 }, () => alert())).expect(400);
+      const res = await t.api
+        .post('/v1/alerts')
+        .send(Array.from({ length: 1001 }, () => alert()))
+        .expect(400);
       expect(JSON.stringify(res.body.message)).toContain('1001');
     });
 
@@ -164,8 +259,14 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
     });
 
     it('rejects template bodies and unknown templates', async () => {
-      await t.api.post('/v1/alerts/templates/high-latency').send({ currentValue: 1 }).expect(400);
-      await t.api.post('/v1/alerts/templates/nope').send({ currentValue: 1, threshold: 2 }).expect(404);
+      await t.api
+        .post('/v1/alerts/templates/high-latency')
+        .send({ currentValue: 1 })
+        .expect(400);
+      await t.api
+        .post('/v1/alerts/templates/nope')
+        .send({ currentValue: 1, threshold: 2 })
+        .expect(404);
     });
   });
 
@@ -173,7 +274,9 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
     const batch = Array.from({ length: 50 }, () => alert());
     const res = await t.api.post('/v1/alerts').send(batch).expect(202);
     expect(res.body.results).toHaveLength(50);
-    expect(res.body.results.map((r: { dedupKey: string }) => r.dedupKey)).toEqual(batch.map((a) => `${a.alarmName}-ErrorRate`));
+    expect(
+      res.body.results.map((r: { dedupKey: string }) => r.dedupKey),
+    ).toEqual(batch.map((a) => `${a.alarmName}-ErrorRate`));
     await pd.waitFor((r) => r.length === 50);
   });
 
@@ -188,12 +291,17 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
     });
 
     it('sends a dedup key over 255 characters as its SHA-256 hex', async () => {
-      const a = alert({ alarmName: 'a'.repeat(200), metricName: 'm'.repeat(200) });
+      const a = alert({
+        alarmName: 'a'.repeat(200),
+        metricName: 'm'.repeat(200),
+      });
       const key = `${a.alarmName}-${a.metricName}`;
       const res = await t.api.post('/v1/alerts').send(a).expect(202);
       expect(res.body.results[0].dedupKey).toBe(key);
       const [e] = await pd.waitFor((r) => r.length === 1);
-      expect(e.body.dedup_key).toBe(createHash('sha256').update(key).digest('hex'));
+      expect(e.body.dedup_key).toBe(
+        createHash('sha256').update(key).digest('hex'),
+      );
     });
   });
 });

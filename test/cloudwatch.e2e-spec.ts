@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { CloudWatchFake } from './fakes/cloudwatch.fake.js';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
-import { createTestApp, ROUTING_KEY, type TestApp } from './support/test-app.js';
+import {
+  createTestApp,
+  ROUTING_KEY,
+  type TestApp,
+} from './support/test-app.js';
 import { Incident } from '../src/alerting/incident.entity.js';
 import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
 
@@ -9,17 +13,26 @@ type Json = Record<string, any>;
 
 function eventFixture(name: string): Json {
   return JSON.parse(
-    readFileSync(new URL(`./fixtures/aws/eventbridge/${name}.json`, import.meta.url), 'utf8'),
+    readFileSync(
+      new URL(`./fixtures/aws/eventbridge/${name}.json`, import.meta.url),
+      'utf8',
+    ),
   ) as Json;
 }
 
 let names = 0;
 
 /** The single-metric sample, renamed so every test owns its incident, in the given state and time. */
-function stateChange(alarmName: string, value: 'ALARM' | 'OK', timestamp: string): Json {
+function stateChange(
+  alarmName: string,
+  value: 'ALARM' | 'OK',
+  timestamp: string,
+): Json {
   const event = eventFixture('state-change-single-metric-alarm');
   event.id = `evt-${++names}`;
-  event.resources = [`arn:aws:cloudwatch:us-east-1:123456789012:alarm:${alarmName}`];
+  event.resources = [
+    `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${alarmName}`,
+  ];
   event.detail.alarmName = alarmName;
   event.detail.state = { ...event.detail.state, value, timestamp };
   return event;
@@ -49,10 +62,14 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
   });
   beforeEach(() => pd.reset());
 
-  const post = (body: unknown) => t.api.post('/v1/cloudwatch/events').send(body as object);
-  const incidentsFor = (dedupKey: string) => t.dataSource.getRepository(Incident).findBy({ dedupKey });
+  const post = (body: unknown) =>
+    t.api.post('/v1/cloudwatch/events').send(body as object);
+  const incidentsFor = (dedupKey: string) =>
+    t.dataSource.getRepository(Incident).findBy({ dedupKey });
   const deliveriesFor = (dedupKey: string) =>
-    t.dataSource.getRepository(Delivery).find({ where: { dedupKey }, order: { id: 'ASC' } });
+    t.dataSource
+      .getRepository(Delivery)
+      .find({ where: { dedupKey }, order: { id: 'ASC' } });
   const counts = async () => ({
     incidents: await t.dataSource.getRepository(Incident).count(),
     deliveries: await t.dataSource.getRepository(Delivery).count(),
@@ -69,13 +86,23 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
   it('ALARM then OK triggers then resolves under alarmName-metric name', async () => {
     const name = uniqueName();
     const key = `${name}-CPUUtilization`;
-    const fired = await post(stateChange(name, 'ALARM', '2025-05-01T10:00:00.000+0000')).expect(202);
+    const fired = await post(
+      stateChange(name, 'ALARM', '2025-05-01T10:00:00.000+0000'),
+    ).expect(202);
     expect(fired.body).toEqual({
-      results: [{ dedupKey: key, incidentId: expect.any(String), action: 'triggered' }],
+      results: [
+        { dedupKey: key, incidentId: expect.any(String), action: 'triggered' },
+      ],
     });
-    const ok = await post(stateChange(name, 'OK', '2025-05-01T10:05:00.000+0000')).expect(202);
+    const ok = await post(
+      stateChange(name, 'OK', '2025-05-01T10:05:00.000+0000'),
+    ).expect(202);
     expect(ok.body.results).toEqual([
-      { dedupKey: key, incidentId: fired.body.results[0].incidentId, action: 'resolved' },
+      {
+        dedupKey: key,
+        incidentId: fired.body.results[0].incidentId,
+        action: 'resolved',
+      },
     ]);
 
     const events = await pd.waitFor((r) => r.length === 2);
@@ -107,10 +134,15 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
     const event = stateChange(name, 'ALARM', '2025-05-01T10:00:00.000+0000');
     await post(event).expect(202);
     const again = await post(event).expect(202);
-    expect(again.body.results[0]).toMatchObject({ dedupKey: key, action: 'deduplicated' });
+    expect(again.body.results[0]).toMatchObject({
+      dedupKey: key,
+      action: 'deduplicated',
+    });
 
     expect(await incidentsFor(key)).toHaveLength(1);
-    expect((await deliveriesFor(key)).map((d) => d.action)).toEqual(['trigger']);
+    expect((await deliveriesFor(key)).map((d) => d.action)).toEqual([
+      'trigger',
+    ]);
     const events = await pd.waitFor((r) => r.length === 1);
     expect(events[0].body.event_action).toBe('trigger');
   });
@@ -118,17 +150,32 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
   it('ignores an ALARM older than the OK already applied: no reopened incident, no new trigger', async () => {
     const name = uniqueName();
     const key = `${name}-CPUUtilization`;
-    await post(stateChange(name, 'ALARM', '2025-05-01T10:00:00.000+0000')).expect(202);
-    await post(stateChange(name, 'OK', '2025-05-01T10:10:00.000+0000')).expect(202);
-    const late = await post(stateChange(name, 'ALARM', '2025-05-01T10:05:00.000+0000')).expect(202);
-    expect(late.body.results[0]).toMatchObject({ dedupKey: key, action: 'ignored' });
+    await post(
+      stateChange(name, 'ALARM', '2025-05-01T10:00:00.000+0000'),
+    ).expect(202);
+    await post(stateChange(name, 'OK', '2025-05-01T10:10:00.000+0000')).expect(
+      202,
+    );
+    const late = await post(
+      stateChange(name, 'ALARM', '2025-05-01T10:05:00.000+0000'),
+    ).expect(202);
+    expect(late.body.results[0]).toMatchObject({
+      dedupKey: key,
+      action: 'ignored',
+    });
 
     const incidents = await incidentsFor(key);
     expect(incidents).toHaveLength(1);
     expect(incidents[0].status).toBe('resolved');
-    expect((await deliveriesFor(key)).map((d) => d.action)).toEqual(['trigger', 'resolve']);
+    expect((await deliveriesFor(key)).map((d) => d.action)).toEqual([
+      'trigger',
+      'resolve',
+    ]);
     const events = await pd.waitFor((r) => r.length === 2);
-    expect(events.map((e) => e.body.event_action)).toEqual(['trigger', 'resolve']);
+    expect(events.map((e) => e.body.event_action)).toEqual([
+      'trigger',
+      'resolve',
+    ]);
   });
 
   it('takes an array: composite and metric-math samples map, another detail-type is ignored in place', async () => {
@@ -139,17 +186,31 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
     ]).expect(202);
 
     expect(res.body.results).toEqual([
-      { dedupKey: 'ServiceAggregatedAlarm', incidentId: expect.any(String), action: 'triggered' },
+      {
+        dedupKey: 'ServiceAggregatedAlarm',
+        incidentId: expect.any(String),
+        action: 'triggered',
+      },
       {
         dedupKey: null,
         incidentId: null,
         action: 'ignored',
-        reason: expect.stringContaining('CloudWatch Alarm Configuration Change'),
+        reason: expect.stringContaining(
+          'CloudWatch Alarm Configuration Change',
+        ),
       },
-      { dedupKey: 'TotalNetworkTrafficTooHigh-e1', incidentId: expect.any(String), action: 'triggered' },
+      {
+        dedupKey: 'TotalNetworkTrafficTooHigh-e1',
+        incidentId: expect.any(String),
+        action: 'triggered',
+      },
     ]);
     expect(await incidentsFor('ServiceAggregatedAlarm')).toEqual([
-      expect.objectContaining({ metricName: null, status: 'triggered', ingestSource: 'eventbridge' }),
+      expect.objectContaining({
+        metricName: null,
+        status: 'triggered',
+        ingestSource: 'eventbridge',
+      }),
     ]);
     expect(await incidentsFor('TotalNetworkTrafficTooHigh-e1')).toEqual([
       expect.objectContaining({ metricName: 'e1', status: 'triggered' }),
@@ -163,7 +224,9 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
 
   it('answers 202 "ignored" for an unsupported detail-type and stores nothing', async () => {
     const before = await counts();
-    const res = await post(eventFixture('config-change-update-metric-alarm')).expect(202);
+    const res = await post(
+      eventFixture('config-change-update-metric-alarm'),
+    ).expect(202);
     expect(res.body.results).toEqual([
       {
         dedupKey: null,
@@ -180,7 +243,10 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
       ['no detail-type', { detail: {} }, 'detail-type'],
       [
         'no alarm name',
-        { 'detail-type': 'CloudWatch Alarm State Change', detail: { state: { value: 'ALARM' } } },
+        {
+          'detail-type': 'CloudWatch Alarm State Change',
+          detail: { state: { value: 'ALARM' } },
+        },
         'detail.alarmName',
       ],
       [
@@ -193,7 +259,10 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
       ],
       [
         'a bad second event (the first is not stored either)',
-        [stateChange('BatchVictim', 'ALARM', '2025-05-01T10:00:00.000+0000'), { detail: {} }],
+        [
+          stateChange('BatchVictim', 'ALARM', '2025-05-01T10:00:00.000+0000'),
+          { detail: {} },
+        ],
         '[1]',
       ],
       ['an empty array', [], '1 to 100'],
@@ -218,7 +287,10 @@ describe('CloudWatch alarm manager over HTTP (e2e)', () => {
   const TOPIC = 'arn:aws:sns:eu-central-1:123456789012:hybrid-routing-alarms';
   const PREFIX = 'production-hybrid-routing-';
   const OWNER = [{ Key: 'ManagedBy', Value: 'orchestrator-alerting' }];
-  const savedEnv = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  const savedEnv = {
+    id: process.env.AWS_ACCESS_KEY_ID,
+    secret: process.env.AWS_SECRET_ACCESS_KEY,
+  };
   let cw: CloudWatchFake;
   let t: TestApp;
 
@@ -249,8 +321,13 @@ describe('CloudWatch alarm manager over HTTP (e2e)', () => {
   });
   beforeEach(() => cw.reset());
 
-  const names = (specs: { alarmName: string }[]) => specs.map((s) => s.alarmName).sort();
-  const ALL = [`${PREFIX}cost-threshold`, `${PREFIX}high-failure-rate`, `${PREFIX}high-latency`];
+  const names = (specs: { alarmName: string }[]) =>
+    specs.map((s) => s.alarmName).sort();
+  const ALL = [
+    `${PREFIX}cost-threshold`,
+    `${PREFIX}high-failure-rate`,
+    `${PREFIX}high-latency`,
+  ];
 
   it('requires the API key', async () => {
     await t.http().get('/v1/cloudwatch/alarms/plan').expect(401);
@@ -260,14 +337,27 @@ describe('CloudWatch alarm manager over HTTP (e2e)', () => {
 
   it('plans three creations from empty, applies them, then has nothing to do', async () => {
     const plan = await t.api.get('/v1/cloudwatch/alarms/plan').expect(200);
-    expect(plan.body).toMatchObject({ region: 'eu-central-1', namePrefix: PREFIX, snsTopicArn: TOPIC });
+    expect(plan.body).toMatchObject({
+      region: 'eu-central-1',
+      namePrefix: PREFIX,
+      snsTopicArn: TOPIC,
+    });
     expect(names(plan.body.plan.create)).toEqual(ALL);
-    expect(plan.body.plan).toMatchObject({ update: [], delete: [], unchanged: [], conflicts: [] });
+    expect(plan.body.plan).toMatchObject({
+      update: [],
+      delete: [],
+      unchanged: [],
+      conflicts: [],
+    });
     expect(cw.callCount('PutMetricAlarm')).toBe(0);
 
     const applied = await t.api.post('/v1/cloudwatch/alarms/apply').expect(200);
     expect(applied.body.result.created.sort()).toEqual(ALL);
-    expect(applied.body.result).toMatchObject({ updated: [], deleted: [], skipped: [] });
+    expect(applied.body.result).toMatchObject({
+      updated: [],
+      deleted: [],
+      skipped: [],
+    });
     expect(
       cw
         .list()
@@ -275,42 +365,86 @@ describe('CloudWatch alarm manager over HTTP (e2e)', () => {
         .sort(),
     ).toEqual(ALL);
     for (const name of ALL) {
-      expect(cw.get(name)).toMatchObject({ AlarmActions: [TOPIC], OKActions: [TOPIC] });
+      expect(cw.get(name)).toMatchObject({
+        AlarmActions: [TOPIC],
+        OKActions: [TOPIC],
+      });
       expect(cw.tagsOf(name)).toEqual(OWNER);
     }
 
     const after = await t.api.get('/v1/cloudwatch/alarms/plan').expect(200);
-    expect(after.body.plan).toMatchObject({ create: [], update: [], delete: [], conflicts: [] });
+    expect(after.body.plan).toMatchObject({
+      create: [],
+      update: [],
+      delete: [],
+      conflicts: [],
+    });
     expect(after.body.plan.unchanged.sort()).toEqual(ALL);
   });
 
   it('updates a changed threshold with one PutMetricAlarm', async () => {
     await t.api.post('/v1/cloudwatch/alarms/apply').expect(200);
     const name = `${PREFIX}high-latency`;
-    cw.seed({ ...cw.get(name)!, AlarmName: name, Threshold: 1234 }, cw.tagsOf(name));
+    cw.seed(
+      { ...cw.get(name)!, AlarmName: name, Threshold: 1234 },
+      cw.tagsOf(name),
+    );
 
     const plan = await t.api.get('/v1/cloudwatch/alarms/plan').expect(200);
     expect(plan.body.plan.update).toEqual([
-      expect.objectContaining({ changes: ['threshold'], diff: { threshold: { from: 1234, to: 5000 } } }),
+      expect.objectContaining({
+        changes: ['threshold'],
+        diff: { threshold: { from: 1234, to: 5000 } },
+      }),
     ]);
     const puts = cw.callCount('PutMetricAlarm');
     const applied = await t.api.post('/v1/cloudwatch/alarms/apply').expect(200);
-    expect(applied.body.result).toMatchObject({ created: [], updated: [name], deleted: [] });
+    expect(applied.body.result).toMatchObject({
+      created: [],
+      updated: [name],
+      deleted: [],
+    });
     expect(cw.callCount('PutMetricAlarm')).toBe(puts + 1);
     expect(cw.get(name)?.Threshold).toBe(5000);
   });
 
   it('never deletes or overwrites an alarm it does not own', async () => {
-    cw.seed({ AlarmName: `${PREFIX}high-latency`, MetricName: 'Handmade', Namespace: 'Ops', Threshold: 1 });
-    cw.seed({ AlarmName: `${PREFIX}handmade`, MetricName: 'Handmade', Namespace: 'Ops', Threshold: 1 });
-    cw.seed({ AlarmName: `${PREFIX}retired`, MetricName: 'Old', Namespace: 'Ops', Threshold: 1 }, OWNER);
+    cw.seed({
+      AlarmName: `${PREFIX}high-latency`,
+      MetricName: 'Handmade',
+      Namespace: 'Ops',
+      Threshold: 1,
+    });
+    cw.seed({
+      AlarmName: `${PREFIX}handmade`,
+      MetricName: 'Handmade',
+      Namespace: 'Ops',
+      Threshold: 1,
+    });
     cw.seed(
-      { AlarmName: 'staging-hybrid-routing-retired', MetricName: 'Old', Namespace: 'Ops', Threshold: 1 },
+      {
+        AlarmName: `${PREFIX}retired`,
+        MetricName: 'Old',
+        Namespace: 'Ops',
+        Threshold: 1,
+      },
+      OWNER,
+    );
+    cw.seed(
+      {
+        AlarmName: 'staging-hybrid-routing-retired',
+        MetricName: 'Old',
+        Namespace: 'Ops',
+        Threshold: 1,
+      },
       OWNER,
     );
 
     const plan = await t.api.get('/v1/cloudwatch/alarms/plan').expect(200);
-    expect(names(plan.body.plan.create)).toEqual([`${PREFIX}cost-threshold`, `${PREFIX}high-failure-rate`]);
+    expect(names(plan.body.plan.create)).toEqual([
+      `${PREFIX}cost-threshold`,
+      `${PREFIX}high-failure-rate`,
+    ]);
     expect(plan.body.plan.delete).toEqual([`${PREFIX}retired`]);
     expect(plan.body.plan.conflicts).toEqual([
       expect.objectContaining({ alarmName: `${PREFIX}high-latency` }),
@@ -320,7 +454,10 @@ describe('CloudWatch alarm manager over HTTP (e2e)', () => {
     expect(applied.body.result.deleted).toEqual([`${PREFIX}retired`]);
     expect(cw.get(`${PREFIX}handmade`)).toBeDefined();
     expect(cw.get('staging-hybrid-routing-retired')).toBeDefined();
-    expect(cw.get(`${PREFIX}high-latency`)).toMatchObject({ MetricName: 'Handmade', Threshold: 1 });
+    expect(cw.get(`${PREFIX}high-latency`)).toMatchObject({
+      MetricName: 'Handmade',
+      Threshold: 1,
+    });
     expect(cw.get(`${PREFIX}retired`)).toBeUndefined();
     const deleted = cw.calls
       .filter((c) => c.operation === 'DeleteAlarms')

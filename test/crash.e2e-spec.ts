@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import { ServerProcess } from './support/server-process.js';
-import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import {
+  createTestDatabase,
+  type TestDatabase,
+} from './support/test-database.js';
 import { ROUTING_KEY } from './support/test-app.js';
 
 describe('kill -9 with deliveries pending (real process)', () => {
@@ -47,9 +50,15 @@ describe('kill -9 with deliveries pending (real process)', () => {
       expect(res.status).toBe(202);
       keys.push(...alerts.map((a) => a.alarmName));
     }
-    const resolve = await server.post('/v1/alerts', { severity: 'CRITICAL', alarmName: 'crash-0-0', status: 'resolved' });
+    const resolve = await server.post('/v1/alerts', {
+      severity: 'CRITICAL',
+      alarmName: 'crash-0-0',
+      status: 'resolved',
+    });
     expect((await resolve.json()).results[0].action).toBe('resolved');
-    await expect.poll(() => pd.requests.length, { timeout: 5_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => pd.requests.length, { timeout: 5_000 })
+      .toBeGreaterThan(0);
     expect(pd.received).toHaveLength(0);
 
     await server.kill('SIGKILL');
@@ -57,14 +66,38 @@ describe('kill -9 with deliveries pending (real process)', () => {
     pd.reset();
 
     await server.start();
-    await pd.waitFor((r) => new Set(r.filter((e) => e.body.event_action === 'trigger').map((e) => e.dedupKey)).size === keys.length, 30_000);
-    const triggers = new Set(pd.received.filter((e) => e.body.event_action === 'trigger').map((e) => e.dedupKey));
+    await pd.waitFor(
+      (r) =>
+        new Set(
+          r
+            .filter((e) => e.body.event_action === 'trigger')
+            .map((e) => e.dedupKey),
+        ).size === keys.length,
+      30_000,
+    );
+    const triggers = new Set(
+      pd.received
+        .filter((e) => e.body.event_action === 'trigger')
+        .map((e) => e.dedupKey),
+    );
     expect([...triggers].sort()).toEqual([...keys].sort());
-    await pd.waitFor((r) => r.some((e) => e.dedupKey === 'crash-0-0' && e.body.event_action === 'resolve'), 10_000);
+    await pd.waitFor(
+      (r) =>
+        r.some(
+          (e) =>
+            e.dedupKey === 'crash-0-0' && e.body.event_action === 'resolve',
+        ),
+      10_000,
+    );
     const forKey = pd.eventsFor('crash-0-0').map((e) => e.body.event_action);
     expect(forKey.indexOf('trigger')).toBeLessThan(forKey.indexOf('resolve'));
     const pending = await server.get('/v1/deliveries?state=pending');
-    await expect.poll(async () => (await server!.get('/v1/deliveries?state=pending')).items.length).toBe(0);
+    await expect
+      .poll(
+        async () =>
+          (await server!.get('/v1/deliveries?state=pending')).items.length,
+      )
+      .toBe(0);
     void pending;
   });
 });

@@ -1,5 +1,11 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +16,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 function readmeCommands(): { start: string; test: string } {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const block = /```bash\n([\s\S]*?)```/.exec(readme)![1];
-  const [start, test] = block.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean);
+  const [start, test] = block
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter(Boolean);
   return { start, test };
 }
 
@@ -45,10 +54,15 @@ describe('README start command on a fresh clone', () => {
           const res = await fetch('http://127.0.0.1:3000/v1/alerts', {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ severity: 'INFO', alarmName: 'readme-check' }),
+            body: JSON.stringify({
+              severity: 'INFO',
+              alarmName: 'readme-check',
+            }),
           });
           status = res.status;
-          expect(await res.json()).toMatchObject({ results: [{ dedupKey: 'readme-check', action: 'triggered' }] });
+          expect(await res.json()).toMatchObject({
+            results: [{ dedupKey: 'readme-check', action: 'triggered' }],
+          });
         } catch (error) {
           if (status !== 0) throw error;
           await new Promise((r) => setTimeout(r, 200));

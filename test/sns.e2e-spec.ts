@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import { FakeSnsEndpoint } from './fakes/sns-endpoint.fake.js';
 import { SnsTestSigner, type SignatureVersion } from './fakes/sns-signer.js';
-import { createTestApp, ROUTING_KEY, type TestApp } from './support/test-app.js';
+import {
+  createTestApp,
+  ROUTING_KEY,
+  type TestApp,
+} from './support/test-app.js';
 import { Incident } from '../src/alerting/incident.entity.js';
 import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
 import { SnsMessageRecord } from '../src/sns/sns-message.entity.js';
@@ -12,14 +16,20 @@ import { SnsMessageRecord } from '../src/sns/sns-message.entity.js';
 const TOPIC = 'arn:aws:sns:eu-central-1:123456789012:hybrid-routing-alarms-a';
 // One byte away from TOPIC and also allowed, so a changed TopicArn reaches the signature check.
 const TOPIC_B = 'arn:aws:sns:eu-central-1:123456789012:hybrid-routing-alarms-b';
-const FOREIGN_TOPIC = 'arn:aws:sns:eu-central-1:123456789012:someone-elses-topic';
+const FOREIGN_TOPIC =
+  'arn:aws:sns:eu-central-1:123456789012:someone-elses-topic';
 const ALARM_ARN = 'arn:aws:cloudwatch:eu-central-1:123456789012:alarm:';
 
 type State = 'ALARM' | 'OK' | 'INSUFFICIENT_DATA';
 type Body = Record<string, unknown>;
 
 /** A CloudWatch alarm message as SNS carries it in `Message`. */
-function alarmMessage(name: string, state: State, stateChangeTime: string, over: Body = {}): Body {
+function alarmMessage(
+  name: string,
+  state: State,
+  stateChangeTime: string,
+  over: Body = {},
+): Body {
   return {
     AlarmName: name,
     AlarmDescription: '[WARNING] CPU of the router is too high',
@@ -52,7 +62,9 @@ function alarmMessage(name: string, state: State, stateChangeTime: string, over:
 }
 
 function fixtureMessage(path: string): string {
-  const body = JSON.parse(readFileSync(new URL(`./fixtures/aws/${path}`, import.meta.url), 'utf8')) as {
+  const body = JSON.parse(
+    readFileSync(new URL(`./fixtures/aws/${path}`, import.meta.url), 'utf8'),
+  ) as {
     Message?: string;
     Records?: { Sns: { Message: string } }[];
   };
@@ -60,10 +72,15 @@ function fixtureMessage(path: string): string {
 }
 
 let names = 0;
-const uniqueName = (prefix = 'RouterCpuHigh') => `${prefix}-${process.pid}-${++names}`;
+const uniqueName = (prefix = 'RouterCpuHigh') =>
+  `${prefix}-${process.pid}-${++names}`;
 
 /** A local server that must never be contacted: counts whatever reaches it. */
-async function startTrap(): Promise<{ url: string; requests: string[]; stop: () => Promise<void> }> {
+async function startTrap(): Promise<{
+  url: string;
+  requests: string[];
+  stop: () => Promise<void>;
+}> {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
@@ -128,15 +145,25 @@ describe('POST /v1/sns (e2e)', () => {
   });
 
   /** As SNS posts it: text/plain JSON, no API key. */
-  const deliver = (body: Body, headersFrom: Body = body, contentType?: string) => {
-    const headers = signer.headersFor(headersFrom as { Type: string; MessageId: string; TopicArn: string });
+  const deliver = (
+    body: Body,
+    headersFrom: Body = body,
+    contentType?: string,
+  ) => {
+    const headers = signer.headersFor(
+      headersFrom as { Type: string; MessageId: string; TopicArn: string },
+    );
     if (contentType) headers['content-type'] = contentType;
     return t.http().post('/v1/sns').set(headers).send(JSON.stringify(body));
   };
 
   const notify = (
     message: unknown,
-    options: { version?: SignatureVersion; messageId?: string; topic?: string } = {},
+    options: {
+      version?: SignatureVersion;
+      messageId?: string;
+      topic?: string;
+    } = {},
   ) =>
     signer.notification({
       topicArn: options.topic ?? TOPIC,
@@ -152,9 +179,12 @@ describe('POST /v1/sns (e2e)', () => {
     snsMessages: await t.dataSource.getRepository(SnsMessageRecord).count(),
   });
 
-  const incidentsFor = (dedupKey: string) => t.dataSource.getRepository(Incident).findBy({ dedupKey });
+  const incidentsFor = (dedupKey: string) =>
+    t.dataSource.getRepository(Incident).findBy({ dedupKey });
   const deliveriesFor = (dedupKey: string) =>
-    t.dataSource.getRepository(Delivery).find({ where: { dedupKey }, order: { id: 'ASC' } });
+    t.dataSource
+      .getRepository(Delivery)
+      .find({ where: { dedupKey }, order: { id: 'ASC' } });
 
   describe('authentic deliveries', () => {
     it.each([
@@ -166,7 +196,10 @@ describe('POST /v1/sns (e2e)', () => {
       'accepts SignatureVersion %s sent as %s, without an API key',
       async (version, contentType) => {
         const name = uniqueName();
-        const body = notify(alarmMessage(name, 'ALARM', '2025-05-01T10:00:00.000+0000'), { version });
+        const body = notify(
+          alarmMessage(name, 'ALARM', '2025-05-01T10:00:00.000+0000'),
+          { version },
+        );
         const res = await deliver(body, body, contentType).expect(202);
 
         const key = `${name}-CPUUtilization`;
@@ -174,7 +207,13 @@ describe('POST /v1/sns (e2e)', () => {
           messageId: body.MessageId,
           type: 'Notification',
           outcome: 'ingested',
-          results: [{ dedupKey: key, incidentId: expect.any(String), action: 'triggered' }],
+          results: [
+            {
+              dedupKey: key,
+              incidentId: expect.any(String),
+              action: 'triggered',
+            },
+          ],
         });
         const [incident] = await incidentsFor(key);
         expect(incident).toMatchObject({
@@ -186,24 +225,40 @@ describe('POST /v1/sns (e2e)', () => {
           threshold: 80,
           currentValue: 91.5,
         });
-        const record = await t.dataSource.getRepository(SnsMessageRecord).findOneByOrFail({
-          messageId: body.MessageId as string,
+        const record = await t.dataSource
+          .getRepository(SnsMessageRecord)
+          .findOneByOrFail({
+            messageId: body.MessageId as string,
+          });
+        expect(record).toMatchObject({
+          topicArn: TOPIC,
+          type: 'Notification',
+          outcome: 'ingested',
         });
-        expect(record).toMatchObject({ topicArn: TOPIC, type: 'Notification', outcome: 'ingested' });
         const [event] = await pd.waitFor((r) => r.length === 1);
         expect(event.body).toMatchObject({
           event_action: 'trigger',
           dedup_key: key,
           routing_key: ROUTING_KEY,
-          payload: { severity: 'warning', custom_details: { alarmName: name, metricName: 'CPUUtilization' } },
+          payload: {
+            severity: 'warning',
+            custom_details: { alarmName: name, metricName: 'CPUUtilization' },
+          },
         });
       },
     );
 
     it('is not behind the API key: the signature is the authentication', async () => {
-      const body = notify(alarmMessage(uniqueName(), 'ALARM', '2025-05-01T10:00:00.000+0000'));
+      const body = notify(
+        alarmMessage(uniqueName(), 'ALARM', '2025-05-01T10:00:00.000+0000'),
+      );
       await deliver(body).set('Authorization', 'Bearer wrong-key').expect(202);
-      await t.http().post('/v1/alerts').set('Authorization', 'Bearer wrong-key').send({}).expect(401);
+      await t
+        .http()
+        .post('/v1/alerts')
+        .set('Authorization', 'Bearer wrong-key')
+        .send({})
+        .expect(401);
       // let its trigger go out here, not into the next test's fake
       await pd.waitFor((r) => r.length === 1);
     });
@@ -211,23 +266,48 @@ describe('POST /v1/sns (e2e)', () => {
 
   describe('inauthentic deliveries: 403 with the reason, nothing stored, nothing fetched elsewhere', () => {
     const flip = (value: string, at = Math.floor(value.length / 2)) =>
-      value.slice(0, at) + (value[at] === 'x' ? 'y' : 'x') + value.slice(at + 1);
+      value.slice(0, at) +
+      (value[at] === 'x' ? 'y' : 'x') +
+      value.slice(at + 1);
 
-    const cases: [string, (b: Body, version: SignatureVersion) => Body | string, string][] = [
-      ['a changed byte in Message', (b) => ({ ...b, Message: flip(b.Message as string) }), 'bad-signature'],
+    const cases: [
+      string,
+      (b: Body, version: SignatureVersion) => Body | string,
+      string,
+    ][] = [
+      [
+        'a changed byte in Message',
+        (b) => ({ ...b, Message: flip(b.Message as string) }),
+        'bad-signature',
+      ],
       [
         'a changed byte in MessageId',
         (b) => ({ ...b, MessageId: flip(b.MessageId as string) }),
         'bad-signature',
       ],
-      ['a changed byte in Subject', (b) => ({ ...b, Subject: flip(b.Subject as string) }), 'bad-signature'],
       [
-        'a changed byte in Timestamp',
-        (b) => ({ ...b, Timestamp: (b.Timestamp as string).replace(/^2/, '3') }),
+        'a changed byte in Subject',
+        (b) => ({ ...b, Subject: flip(b.Subject as string) }),
         'bad-signature',
       ],
-      ['a changed byte in TopicArn', (b) => ({ ...b, TopicArn: TOPIC_B }), 'bad-signature'],
-      ['a changed byte in Type', (b) => ({ ...b, Type: 'Notificatiom' }), 'unknown-type'],
+      [
+        'a changed byte in Timestamp',
+        (b) => ({
+          ...b,
+          Timestamp: (b.Timestamp as string).replace(/^2/, '3'),
+        }),
+        'bad-signature',
+      ],
+      [
+        'a changed byte in TopicArn',
+        (b) => ({ ...b, TopicArn: TOPIC_B }),
+        'bad-signature',
+      ],
+      [
+        'a changed byte in Type',
+        (b) => ({ ...b, Type: 'Notificatiom' }),
+        'unknown-type',
+      ],
       ['Subject removed', ({ Subject: _s, ...b }) => b, 'bad-signature'],
       [
         'the signature of another message',
@@ -253,7 +333,8 @@ describe('POST /v1/sns (e2e)', () => {
         'a SigningCertURL outside the pattern (AWS-looking)',
         (b) => ({
           ...b,
-          SigningCertURL: 'https://sns.eu-central-1.amazonaws.com/SimpleNotificationService-x.pem',
+          SigningCertURL:
+            'https://sns.eu-central-1.amazonaws.com/SimpleNotificationService-x.pem',
         }),
         'bad-cert-url',
       ],
@@ -262,15 +343,31 @@ describe('POST /v1/sns (e2e)', () => {
         (b) => ({ ...b, SigningCertURL: `${trap.url}/cert.pem` }),
         'bad-cert-url',
       ],
-      ['no Signature (raw message delivery)', ({ Signature: _s, ...b }) => b, 'unsigned'],
-      ['no SignatureVersion', ({ SignatureVersion: _s, ...b }) => b, 'missing-field'],
-      ['no SigningCertURL', ({ SigningCertURL: _s, ...b }) => b, 'missing-field'],
+      [
+        'no Signature (raw message delivery)',
+        ({ Signature: _s, ...b }) => b,
+        'unsigned',
+      ],
+      [
+        'no SignatureVersion',
+        ({ SignatureVersion: _s, ...b }) => b,
+        'missing-field',
+      ],
+      [
+        'no SigningCertURL',
+        ({ SigningCertURL: _s, ...b }) => b,
+        'missing-field',
+      ],
       ['no MessageId', ({ MessageId: _s, ...b }) => b, 'missing-field'],
       ['no TopicArn', ({ TopicArn: _s, ...b }) => b, 'missing-field'],
       ['no Message', ({ Message: _s, ...b }) => b, 'missing-field'],
       ['no Timestamp', ({ Timestamp: _s, ...b }) => b, 'missing-field'],
       ['no Type', ({ Type: _s, ...b }) => b, 'unknown-type'],
-      ['the bare alarm JSON', (b) => JSON.parse(b.Message as string) as Body, 'unsigned'],
+      [
+        'the bare alarm JSON',
+        (b) => JSON.parse(b.Message as string) as Body,
+        'unsigned',
+      ],
       ['a body that is not JSON', () => 'AlarmName=x', 'malformed'],
     ];
 
@@ -281,14 +378,21 @@ describe('POST /v1/sns (e2e)', () => {
       ),
     )('%s', async (_name, version, mutate, code) => {
       const alarmName = uniqueName();
-      const original = notify(alarmMessage(alarmName, 'ALARM', '2025-05-01T10:00:00.000+0000'), { version });
+      const original = notify(
+        alarmMessage(alarmName, 'ALARM', '2025-05-01T10:00:00.000+0000'),
+        { version },
+      );
       const mutated = mutate(original, version);
       const before = await counts();
 
       const res = await t
         .http()
         .post('/v1/sns')
-        .set(signer.headersFor(original as { Type: string; MessageId: string; TopicArn: string }))
+        .set(
+          signer.headersFor(
+            original as { Type: string; MessageId: string; TopicArn: string },
+          ),
+        )
         .send(typeof mutated === 'string' ? mutated : JSON.stringify(mutated))
         .expect(403);
 
@@ -296,13 +400,18 @@ describe('POST /v1/sns (e2e)', () => {
       expect(res.body.message).toContain(code);
       expect(await counts()).toEqual(before);
       expect(trap.requests).toEqual([]);
-      expect(pd.requests.filter((r) => r.rawBody.includes(alarmName))).toEqual([]);
+      expect(pd.requests.filter((r) => r.rawBody.includes(alarmName))).toEqual(
+        [],
+      );
     });
 
     it('refuses a signed message for a topic outside the allowlist before fetching the certificate', async () => {
-      const body = notify(alarmMessage(uniqueName(), 'ALARM', '2025-05-01T10:00:00.000+0000'), {
-        topic: FOREIGN_TOPIC,
-      });
+      const body = notify(
+        alarmMessage(uniqueName(), 'ALARM', '2025-05-01T10:00:00.000+0000'),
+        {
+          topic: FOREIGN_TOPIC,
+        },
+      );
       const before = await counts();
       const res = await deliver(body).expect(403);
       expect(res.body.message).toContain('topic-not-allowed');
@@ -324,13 +433,17 @@ describe('POST /v1/sns (e2e)', () => {
         outcome: 'confirmed',
       });
       expect(signer.confirmRequests).toHaveLength(1);
-      expect(signer.confirmRequests[0]).toContain(`Token=${body.Token as string}`);
+      expect(signer.confirmRequests[0]).toContain(
+        `Token=${body.Token as string}`,
+      );
 
       const again = await deliver(body).expect(200);
       expect(again.body.outcome).toBe('duplicate');
       expect(signer.confirmRequests).toHaveLength(1);
       expect(
-        await t.dataSource.getRepository(SnsMessageRecord).findOneBy({ messageId: body.MessageId as string }),
+        await t.dataSource
+          .getRepository(SnsMessageRecord)
+          .findOneBy({ messageId: body.MessageId as string }),
       ).toMatchObject({
         outcome: 'confirmed',
       });
@@ -350,7 +463,9 @@ describe('POST /v1/sns (e2e)', () => {
     });
 
     it('acknowledges an UnsubscribeConfirmation without visiting its SubscribeURL', async () => {
-      const body = signer.unsubscribeConfirmation({ topicArn: TOPIC }) as unknown as Body;
+      const body = signer.unsubscribeConfirmation({
+        topicArn: TOPIC,
+      }) as unknown as Body;
       const res = await deliver(body).expect(200);
       expect(res.body).toEqual({
         messageId: body.MessageId,
@@ -366,28 +481,40 @@ describe('POST /v1/sns (e2e)', () => {
     it('ALARM then OK triggers then resolves under AlarmName-MetricName', async () => {
       const name = uniqueName();
       const key = `${name}-CPUUtilization`;
-      await deliver(notify(alarmMessage(name, 'ALARM', '2025-05-01T10:00:00.000+0000'))).expect(202);
+      await deliver(
+        notify(alarmMessage(name, 'ALARM', '2025-05-01T10:00:00.000+0000')),
+      ).expect(202);
       const ok = await deliver(
-        notify(alarmMessage(name, 'OK', '2025-05-01T10:05:00.000+0000'), { version: '2' }),
+        notify(alarmMessage(name, 'OK', '2025-05-01T10:05:00.000+0000'), {
+          version: '2',
+        }),
       ).expect(202);
       expect(ok.body.results).toEqual([
         { dedupKey: key, incidentId: expect.any(String), action: 'resolved' },
       ]);
 
       const events = await pd.waitFor((r) => r.length === 2);
-      expect(events.map((e) => [e.body.event_action, e.body.dedup_key])).toEqual([
+      expect(
+        events.map((e) => [e.body.event_action, e.body.dedup_key]),
+      ).toEqual([
         ['trigger', key],
         ['resolve', key],
       ]);
       const incidents = await incidentsFor(key);
       expect(incidents).toHaveLength(1);
-      expect(incidents[0]).toMatchObject({ status: 'resolved', resolveReason: 'alert' });
+      expect(incidents[0]).toMatchObject({
+        status: 'resolved',
+        resolveReason: 'alert',
+      });
       // PagerDuty has answered; the row is marked delivered right after.
       await eventually(
-        async () => (await deliveriesFor(key)).every((d) => d.state === 'delivered'),
+        async () =>
+          (await deliveriesFor(key)).every((d) => d.state === 'delivered'),
         'delivered rows',
       );
-      expect((await deliveriesFor(key)).map((d) => [d.action, d.state])).toEqual([
+      expect(
+        (await deliveriesFor(key)).map((d) => [d.action, d.state]),
+      ).toEqual([
         ['trigger', 'delivered'],
         ['resolve', 'delivered'],
       ]);
@@ -396,51 +523,96 @@ describe('POST /v1/sns (e2e)', () => {
     it('applies a repeated ALARM once: same MessageId ignored, same StateChangeTime deduplicated', async () => {
       const name = uniqueName();
       const key = `${name}-CPUUtilization`;
-      const message = alarmMessage(name, 'ALARM', '2025-05-01T10:00:00.000+0000');
+      const message = alarmMessage(
+        name,
+        'ALARM',
+        '2025-05-01T10:00:00.000+0000',
+      );
       const first = notify(message);
       await deliver(first).expect(202);
 
       const sameId = await deliver(first).expect(200);
-      expect(sameId.body).toMatchObject({ messageId: first.MessageId, outcome: 'duplicate' });
-      const newId = await deliver(notify(message, { version: '2' })).expect(202);
-      expect(newId.body.results[0]).toMatchObject({ dedupKey: key, action: 'deduplicated' });
+      expect(sameId.body).toMatchObject({
+        messageId: first.MessageId,
+        outcome: 'duplicate',
+      });
+      const newId = await deliver(notify(message, { version: '2' })).expect(
+        202,
+      );
+      expect(newId.body.results[0]).toMatchObject({
+        dedupKey: key,
+        action: 'deduplicated',
+      });
 
       const incidents = await incidentsFor(key);
       expect(incidents).toHaveLength(1);
-      expect(incidents[0]).toMatchObject({ status: 'triggered', occurrences: 2 });
+      expect(incidents[0]).toMatchObject({
+        status: 'triggered',
+        occurrences: 2,
+      });
       await pd.waitFor((r) => r.length === 1);
-      expect((await deliveriesFor(key)).map((d) => d.action)).toEqual(['trigger']);
+      expect((await deliveriesFor(key)).map((d) => d.action)).toEqual([
+        'trigger',
+      ]);
     });
 
     it('ignores an ALARM older than the OK already applied: no reopened incident, no new trigger', async () => {
       const name = uniqueName();
       const key = `${name}-CPUUtilization`;
-      await deliver(notify(alarmMessage(name, 'ALARM', '2025-05-01T10:00:00.000+0000'))).expect(202);
-      await deliver(notify(alarmMessage(name, 'OK', '2025-05-01T10:10:00.000+0000'))).expect(202);
-      const late = await deliver(notify(alarmMessage(name, 'ALARM', '2025-05-01T10:05:00.000+0000'))).expect(
-        202,
-      );
-      expect(late.body.results[0]).toMatchObject({ dedupKey: key, action: 'ignored' });
+      await deliver(
+        notify(alarmMessage(name, 'ALARM', '2025-05-01T10:00:00.000+0000')),
+      ).expect(202);
+      await deliver(
+        notify(alarmMessage(name, 'OK', '2025-05-01T10:10:00.000+0000')),
+      ).expect(202);
+      const late = await deliver(
+        notify(alarmMessage(name, 'ALARM', '2025-05-01T10:05:00.000+0000')),
+      ).expect(202);
+      expect(late.body.results[0]).toMatchObject({
+        dedupKey: key,
+        action: 'ignored',
+      });
 
       const incidents = await incidentsFor(key);
       expect(incidents).toHaveLength(1);
       expect(incidents[0].status).toBe('resolved');
       // The outbox is what gets sent: two rows means no third event can ever go out.
-      expect((await deliveriesFor(key)).map((d) => d.action)).toEqual(['trigger', 'resolve']);
+      expect((await deliveriesFor(key)).map((d) => d.action)).toEqual([
+        'trigger',
+        'resolve',
+      ]);
       const events = await pd.waitFor((r) => r.length === 2);
-      expect(events.map((e) => e.body.event_action)).toEqual(['trigger', 'resolve']);
+      expect(events.map((e) => e.body.event_action)).toEqual([
+        'trigger',
+        'resolve',
+      ]);
     });
 
     it('an OK that arrives first still outranks an older ALARM delivered after it', async () => {
       const name = uniqueName();
       const key = `${name}-CPUUtilization`;
-      const ok = await deliver(notify(alarmMessage(name, 'OK', '2025-05-01T10:10:00.000+0000'))).expect(202);
-      expect(ok.body.results[0]).toMatchObject({ dedupKey: key, action: 'ignored' });
-      const late = await deliver(notify(alarmMessage(name, 'ALARM', '2025-05-01T10:05:00.000+0000'))).expect(202);
-      expect(late.body.results[0]).toMatchObject({ dedupKey: key, action: 'ignored' });
+      const ok = await deliver(
+        notify(alarmMessage(name, 'OK', '2025-05-01T10:10:00.000+0000')),
+      ).expect(202);
+      expect(ok.body.results[0]).toMatchObject({
+        dedupKey: key,
+        action: 'ignored',
+      });
+      const late = await deliver(
+        notify(alarmMessage(name, 'ALARM', '2025-05-01T10:05:00.000+0000')),
+      ).expect(202);
+      expect(late.body.results[0]).toMatchObject({
+        dedupKey: key,
+        action: 'ignored',
+      });
       expect(await incidentsFor(key)).toHaveLength(0);
-      const newer = await deliver(notify(alarmMessage(name, 'ALARM', '2025-05-01T10:20:00.000+0000'))).expect(202);
-      expect(newer.body.results[0]).toMatchObject({ dedupKey: key, action: 'triggered' });
+      const newer = await deliver(
+        notify(alarmMessage(name, 'ALARM', '2025-05-01T10:20:00.000+0000')),
+      ).expect(202);
+      expect(newer.body.results[0]).toMatchObject({
+        dedupKey: key,
+        action: 'triggered',
+      });
       await pd.waitFor((r) => r.some((e) => e.dedupKey === key));
     });
 
@@ -455,8 +627,11 @@ describe('POST /v1/sns (e2e)', () => {
         Region: 'EU (Frankfurt)',
         AlarmArn: `${ALARM_ARN}ServiceAggregatedAlarm`,
         OldStateValue: 'OK',
-        AlarmRule: 'ALARM(ServerCpuTooHigh) OR ALARM(TotalNetworkTrafficTooHigh)',
-        TriggeringChildren: [{ Arn: `${ALARM_ARN}ServerCpuTooHigh`, State: { Value: 'ALARM' } }],
+        AlarmRule:
+          'ALARM(ServerCpuTooHigh) OR ALARM(TotalNetworkTrafficTooHigh)',
+        TriggeringChildren: [
+          { Arn: `${ALARM_ARN}ServerCpuTooHigh`, State: { Value: 'ALARM' } },
+        ],
       };
       const metricMath = fixtureMessage(
         'cloudwatch/aws-lambda-go/cloudwatch-alarm-sns-payload-multiple-metrics.json',
@@ -464,25 +639,47 @@ describe('POST /v1/sns (e2e)', () => {
 
       const a = await deliver(notify(composite)).expect(202);
       const b = await deliver(notify(metricMath, { version: '2' })).expect(202);
-      expect(a.body.results[0]).toMatchObject({ dedupKey: 'ServiceAggregatedAlarm', action: 'triggered' });
-      expect(b.body.results[0]).toMatchObject({ dedupKey: 'EXAMPLE-e1', action: 'triggered' });
+      expect(a.body.results[0]).toMatchObject({
+        dedupKey: 'ServiceAggregatedAlarm',
+        action: 'triggered',
+      });
+      expect(b.body.results[0]).toMatchObject({
+        dedupKey: 'EXAMPLE-e1',
+        action: 'triggered',
+      });
 
       expect(await incidentsFor('ServiceAggregatedAlarm')).toEqual([
-        expect.objectContaining({ severity: 'CRITICAL', metricName: null, status: 'triggered' }),
+        expect.objectContaining({
+          severity: 'CRITICAL',
+          metricName: null,
+          status: 'triggered',
+        }),
       ]);
       expect(await incidentsFor('EXAMPLE-e1')).toEqual([
-        expect.objectContaining({ metricName: 'e1', threshold: 0, status: 'triggered' }),
+        expect.objectContaining({
+          metricName: 'e1',
+          threshold: 0,
+          status: 'triggered',
+        }),
       ]);
       const events = await pd.waitFor((r) => r.length === 2);
-      expect(events.map((e) => e.body.dedup_key).sort()).toEqual(['EXAMPLE-e1', 'ServiceAggregatedAlarm']);
+      expect(events.map((e) => e.body.dedup_key).sort()).toEqual([
+        'EXAMPLE-e1',
+        'ServiceAggregatedAlarm',
+      ]);
     });
 
     it('records INSUFFICIENT_DATA without opening an incident', async () => {
       const before = await counts();
       const res = await deliver(
-        notify(fixtureMessage('cloudwatch/alerta/alarm-INSUFFICIENT_DATA.json')),
+        notify(
+          fixtureMessage('cloudwatch/alerta/alarm-INSUFFICIENT_DATA.json'),
+        ),
       ).expect(202);
-      expect(res.body.results[0]).toMatchObject({ action: 'ignored', incidentId: null });
+      expect(res.body.results[0]).toMatchObject({
+        action: 'ignored',
+        incidentId: null,
+      });
       const after = await counts();
       expect(after).toEqual({ ...before, snsMessages: before.snsMessages + 1 });
     });
@@ -491,9 +688,15 @@ describe('POST /v1/sns (e2e)', () => {
       const before = await counts();
       const body = notify('deploy 1234 finished');
       const res = await deliver(body).expect(202);
-      expect(res.body).toMatchObject({ messageId: body.MessageId, outcome: 'ignored' });
+      expect(res.body).toMatchObject({
+        messageId: body.MessageId,
+        outcome: 'ignored',
+      });
       expect(res.body.reason).toContain('not a CloudWatch alarm');
-      expect(await counts()).toEqual({ ...before, snsMessages: before.snsMessages + 1 });
+      expect(await counts()).toEqual({
+        ...before,
+        snsMessages: before.snsMessages + 1,
+      });
       expect(pd.requests).toEqual([]);
     });
   });
@@ -501,7 +704,10 @@ describe('POST /v1/sns (e2e)', () => {
 
 describe('sns notifier (e2e)', () => {
   const SNS_TOPIC = 'arn:aws:sns:eu-central-1:123456789012:oncall-transitions';
-  const savedEnv = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  const savedEnv = {
+    id: process.env.AWS_ACCESS_KEY_ID,
+    secret: process.env.AWS_SECRET_ACCESS_KEY,
+  };
   let sns: FakeSnsEndpoint;
   let t: TestApp;
 
@@ -548,12 +754,16 @@ describe('sns notifier (e2e)', () => {
     const incidentId = res.body.results[0].incidentId as string;
     await eventually(() => sns.publishes.length === 1, 'the trigger publish');
     await t.api.post(`/v1/incidents/${key}/acknowledge`).expect(200);
-    await eventually(() => sns.publishes.length === 2, 'the acknowledge publish');
+    await eventually(
+      () => sns.publishes.length === 2,
+      'the acknowledge publish',
+    );
     await t.api.post(`/v1/incidents/${key}/resolve`).expect(200);
     await eventually(() => sns.publishes.length === 3, 'the resolve publish');
     const repo = t.dataSource.getRepository(Delivery);
     await eventually(
-      async () => (await repo.countBy({ dedupKey: key, state: 'delivered' })) === 3,
+      async () =>
+        (await repo.countBy({ dedupKey: key, state: 'delivered' })) === 3,
       'three delivered rows',
     );
 
@@ -595,16 +805,25 @@ describe('sns notifier (e2e)', () => {
   it('makes one request per attempt: the dispatcher, not the SDK, retries a failed publish', async () => {
     sns.failNext(1, { status: 500 });
     const alarmName = uniqueName('GatewayLatency');
-    await t.api.post('/v1/alerts').send({ severity: 'warning', alarmName }).expect(202);
-    await eventually(() => sns.publishes.length === 1, 'the publish after the retry');
+    await t.api
+      .post('/v1/alerts')
+      .send({ severity: 'warning', alarmName })
+      .expect(202);
+    await eventually(
+      () => sns.publishes.length === 1,
+      'the publish after the retry',
+    );
     const repo = t.dataSource.getRepository(Delivery);
     await eventually(
-      async () => (await repo.countBy({ dedupKey: alarmName, state: 'delivered' })) === 1,
+      async () =>
+        (await repo.countBy({ dedupKey: alarmName, state: 'delivered' })) === 1,
       'the delivered row',
     );
 
     expect(sns.requestCount).toBe(2);
-    const [delivery] = await t.dataSource.getRepository(Delivery).findBy({ dedupKey: alarmName });
+    const [delivery] = await t.dataSource
+      .getRepository(Delivery)
+      .findBy({ dedupKey: alarmName });
     expect(delivery).toMatchObject({ state: 'delivered', attempts: 2 });
   });
 });

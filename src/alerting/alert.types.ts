@@ -54,7 +54,8 @@ export interface IngestItem {
   meta: AlertTransitionMeta;
 }
 
-export type IngestAction = 'triggered' | 'deduplicated' | 'resolved' | 'ignored';
+export type IngestAction =
+  'triggered' | 'deduplicated' | 'resolved' | 'ignored';
 
 export interface IngestResult {
   dedupKey: string;

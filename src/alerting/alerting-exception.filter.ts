@@ -1,8 +1,19 @@
-import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  HttpException,
+  Logger,
+  type ExceptionFilter,
+} from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AlertingError } from './alerting.errors.js';
 
-const DOMAIN_STATUS = { 'not-found': 404, conflict: 409, invalid: 400, unavailable: 503 } as const;
+const DOMAIN_STATUS = {
+  'not-found': 404,
+  conflict: 409,
+  invalid: 400,
+  unavailable: 503,
+} as const;
 const REASON: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -28,24 +39,49 @@ export class AlertingExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const { status, message, headers } = this.describe(exception);
-    if (status >= 500) this.logger.error((exception as Error)?.stack ?? String(exception));
+    if (status >= 500)
+      this.logger.error((exception as Error)?.stack ?? String(exception));
     for (const [k, v] of Object.entries(headers)) void reply.header(k, v);
-    void reply.status(status).send({ statusCode: status, error: REASON[status] ?? 'Error', message });
+    void reply
+      .status(status)
+      .send({ statusCode: status, error: REASON[status] ?? 'Error', message });
   }
 
-  private describe(exception: unknown): { status: number; message: unknown; headers: Record<string, string> } {
+  private describe(exception: unknown): {
+    status: number;
+    message: unknown;
+    headers: Record<string, string>;
+  } {
     if (exception instanceof AlertingError) {
-      return { status: DOMAIN_STATUS[exception.code], message: exception.message, headers: {} };
+      return {
+        status: DOMAIN_STATUS[exception.code],
+        message: exception.message,
+        headers: {},
+      };
     }
     if (exception instanceof HttpException) {
       const body = exception.getResponse();
-      const message = typeof body === 'object' && body !== null && 'message' in body ? body.message : body;
+      const message =
+        typeof body === 'object' && body !== null && 'message' in body
+          ? body.message
+          : body;
       return { status: exception.getStatus(), message, headers: {} };
     }
-    const e = exception as { statusCode?: number; message?: string; code?: string };
-    if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const e = exception as {
+      statusCode?: number;
+      message?: string;
+      code?: string;
+    };
+    if (
+      typeof e?.statusCode === 'number' &&
+      e.statusCode >= 400 &&
+      e.statusCode < 500
+    ) {
       // Fastify's own errors (body too large, bad JSON, unsupported media type) are safe to show.
-      const message = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'request body exceeds 1 MiB' : e.message;
+      const message =
+        e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? 'request body exceeds 1 MiB'
+          : e.message;
       return { status: e.statusCode, message, headers: {} };
     }
     return { status: 500, message: 'internal error', headers: {} };

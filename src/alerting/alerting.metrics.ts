@@ -1,5 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+} from 'prom-client';
 import { DatabaseService } from '../database/database.service.js';
 
 /**
@@ -25,7 +31,9 @@ export class AlertingMetrics {
     name: 'alerting_delivery_latency_seconds',
     help: 'From the transition being committed to the notifier accepting it',
     labelNames: ['notifier'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    buckets: [
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+    ],
     registers: [this.registry],
   });
 
@@ -38,11 +46,15 @@ export class AlertingMetrics {
       registers: [this.registry],
       async collect() {
         const rows = await db.read((m) =>
-          m.query(`SELECT status, COUNT(*) AS n FROM incidents GROUP BY status`),
+          m.query(
+            `SELECT status, COUNT(*) AS n FROM incidents GROUP BY status`,
+          ),
         );
         this.reset();
-        for (const status of ['triggered', 'acknowledged', 'resolved']) this.set({ status }, 0);
-        for (const r of rows as { status: string; n: string | number }[]) this.set({ status: r.status }, Number(r.n));
+        for (const status of ['triggered', 'acknowledged', 'resolved'])
+          this.set({ status }, 0);
+        for (const r of rows as { status: string; n: string | number }[])
+          this.set({ status: r.status }, Number(r.n));
       },
     });
     new Gauge({
@@ -70,7 +82,11 @@ export class AlertingMetrics {
     this.alerts.inc({ source });
   }
 
-  notification(notifier: string, action: string, outcome: 'delivered' | 'retry' | 'dead'): void {
+  notification(
+    notifier: string,
+    action: string,
+    outcome: 'delivered' | 'retry' | 'dead',
+  ): void {
     this.notifications.inc({ notifier, action, outcome });
   }
 
@@ -96,6 +112,8 @@ export async function outboxStats(db: DatabaseService): Promise<OutboxStats> {
   return {
     pending: Number(by.get('pending')?.n ?? 0),
     dead: Number(by.get('dead')?.n ?? 0),
-    oldestPendingAgeSeconds: oldest ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000) : 0,
+    oldestPendingAgeSeconds: oldest
+      ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000)
+      : 0,
   };
 }

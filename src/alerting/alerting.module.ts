@@ -1,5 +1,10 @@
 import { HttpModule, HttpService } from '@nestjs/axios';
-import { Module, type DynamicModule, type ModuleMetadata, type Provider } from '@nestjs/common';
+import {
+  Module,
+  type DynamicModule,
+  type ModuleMetadata,
+  type Provider,
+} from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { alertingEntities } from '../database/data-source.options.js';
@@ -7,7 +12,11 @@ import { DatabaseService } from '../database/database.service.js';
 import { PagerDutyConfigController } from '../pagerduty/pagerduty-config.controller.js';
 import { AlertsController } from './alerts.controller.js';
 import { AlertingMetrics } from './alerting.metrics.js';
-import { ALERTING_CONFIG, ALERTING_OPTIONS, type AlertingModuleOptions } from './alerting.options.js';
+import {
+  ALERTING_CONFIG,
+  ALERTING_OPTIONS,
+  type AlertingModuleOptions,
+} from './alerting.options.js';
 import { CLOCK, systemClock } from './clock.js';
 import { DeliveriesController } from './deliveries.controller.js';
 import { IncidentQueries } from './incident.queries.js';
@@ -30,9 +39,14 @@ import { CloudWatchAlarmsController } from '../cloudwatch/cloudwatch-alarms.cont
 import { AlertmanagerController } from '../alertmanager/alertmanager.controller.js';
 
 /** Options of {@link AlertingModule.forRootAsync}. */
-export interface AlertingModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+export interface AlertingModuleAsyncOptions extends Pick<
+  ModuleMetadata,
+  'imports'
+> {
   inject?: any[];
-  useFactory: (...args: any[]) => AlertingModuleOptions | Promise<AlertingModuleOptions>;
+  useFactory: (
+    ...args: any[]
+  ) => AlertingModuleOptions | Promise<AlertingModuleOptions>;
 }
 
 const CONTROLLERS = [
@@ -49,12 +63,17 @@ const CONTROLLERS = [
 protectControllers(CONTROLLERS);
 
 const PROVIDERS: Provider[] = [
-  { provide: ALERTING_CONFIG, inject: [ALERTING_OPTIONS], useFactory: (o: AlertingModuleOptions) => o.config },
+  {
+    provide: ALERTING_CONFIG,
+    inject: [ALERTING_OPTIONS],
+    useFactory: (o: AlertingModuleOptions) => o.config,
+  },
   { provide: CLOCK, useValue: systemClock },
   {
     provide: NOTIFIER,
     inject: [ALERTING_OPTIONS, HttpService],
-    useFactory: (o: AlertingModuleOptions, http: HttpService) => createNotifiers(o.config, http, o.notifiers),
+    useFactory: (o: AlertingModuleOptions, http: HttpService) =>
+      createNotifiers(o.config, http, o.notifiers),
   },
   DatabaseService,
   AlertingMetrics,
@@ -78,16 +97,26 @@ const PROVIDERS: Provider[] = [
 @Module({})
 export class AlertingModule {
   static forRoot(options: AlertingModuleOptions): DynamicModule {
-    return AlertingModule.build([], [{ provide: ALERTING_OPTIONS, useValue: options }]);
+    return AlertingModule.build(
+      [],
+      [{ provide: ALERTING_OPTIONS, useValue: options }],
+    );
   }
 
   static forRootAsync(options: AlertingModuleAsyncOptions): DynamicModule {
     return AlertingModule.build(options.imports ?? [], [
-      { provide: ALERTING_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
+      {
+        provide: ALERTING_OPTIONS,
+        inject: options.inject ?? [],
+        useFactory: options.useFactory,
+      },
     ]);
   }
 
-  private static build(imports: NonNullable<ModuleMetadata['imports']>, optionProviders: Provider[]): DynamicModule {
+  private static build(
+    imports: NonNullable<ModuleMetadata['imports']>,
+    optionProviders: Provider[],
+  ): DynamicModule {
     return {
       module: AlertingModule,
       imports: [
@@ -98,7 +127,17 @@ export class AlertingModule {
       ],
       controllers: CONTROLLERS,
       providers: [...optionProviders, ...PROVIDERS],
-      exports: [ALERTING_CONFIG, NOTIFIER, IncidentService, IncidentQueries, DatabaseService, AlertingMetrics, DeliveryDispatcher, CLOCK, ReconcilerService],
+      exports: [
+        ALERTING_CONFIG,
+        NOTIFIER,
+        IncidentService,
+        IncidentQueries,
+        DatabaseService,
+        AlertingMetrics,
+        DeliveryDispatcher,
+        CLOCK,
+        ReconcilerService,
+      ],
     };
   }
 }

@@ -1,5 +1,19 @@
-import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiParam, ApiTags, getSchemaPath, ApiExtraModels } from '@nestjs/swagger';
+import {
+  Body,
+  Controller,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+} from '@nestjs/common';
+import {
+  ApiBody,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  getSchemaPath,
+  ApiExtraModels,
+} from '@nestjs/swagger';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import { ALERTING_CONFIG } from './alerting.options.js';
 import { AlertingError } from './alerting.errors.js';
@@ -23,26 +37,41 @@ export class AlertsController {
 
   @Post()
   @HttpCode(202)
-  @ApiOperation({ summary: 'Ingest one alert or a batch of 1–1000 (accepted or rejected whole)' })
+  @ApiOperation({
+    summary:
+      'Ingest one alert or a batch of 1–1000 (accepted or rejected whole)',
+  })
   @ApiBody({
     schema: {
       oneOf: [
         { $ref: getSchemaPath(AlertDto) },
-        { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: { $ref: getSchemaPath(AlertDto) } },
+        {
+          type: 'array',
+          minItems: 1,
+          maxItems: MAX_BATCH,
+          items: { $ref: getSchemaPath(AlertDto) },
+        },
       ],
     },
   })
   async ingest(@Body() body: unknown): Promise<{ results: IngestResult[] }> {
     const list = Array.isArray(body) ? body : [body];
     if (Array.isArray(body) && (body.length < 1 || body.length > MAX_BATCH)) {
-      throw new BadRequestException([`body must hold 1 to ${MAX_BATCH} alerts, got ${body.length}`]);
+      throw new BadRequestException([
+        `body must hold 1 to ${MAX_BATCH} alerts, got ${body.length}`,
+      ]);
     }
     const errors: string[] = [];
     const items: IngestItem[] = [];
     list.forEach((raw, i) => {
-      const checked = collectDtoErrors(AlertDto, raw, Array.isArray(body) ? `[${i}]` : '');
+      const checked = collectDtoErrors(
+        AlertDto,
+        raw,
+        Array.isArray(body) ? `[${i}]` : '',
+      );
       errors.push(...checked.errors);
-      if (checked.value) items.push({ alert: checked.value, meta: { source: 'http' } });
+      if (checked.value)
+        items.push({ alert: checked.value, meta: { source: 'http' } });
     });
     if (errors.length > 0) throw new BadRequestException(errors);
     return { results: await this.incidents.ingest(items) };
@@ -53,12 +82,22 @@ export class AlertsController {
   @ApiOperation({ summary: 'Fire a built-in alert template' })
   @ApiParam({ name: 'name', enum: TEMPLATE_NAMES })
   @ApiBody({ type: TemplateAlertDto })
-  async template(@Param('name') name: string, @Body() body: unknown): Promise<{ results: IngestResult[] }> {
+  async template(
+    @Param('name') name: string,
+    @Body() body: unknown,
+  ): Promise<{ results: IngestResult[] }> {
     if (!isTemplateName(name)) {
-      throw new AlertingError('not-found', `unknown template ${name}; one of ${TEMPLATE_NAMES.join(', ')}`);
+      throw new AlertingError(
+        'not-found',
+        `unknown template ${name}; one of ${TEMPLATE_NAMES.join(', ')}`,
+      );
     }
     const input = validateDto(TemplateAlertDto, body);
     const alert = renderTemplate(name, input, this.config.appEnv);
-    return { results: await this.incidents.ingest([{ alert, meta: { source: 'template' } }]) };
+    return {
+      results: await this.incidents.ingest([
+        { alert, meta: { source: 'template' } },
+      ]),
+    };
   }
 }

@@ -16,17 +16,38 @@ export class DeliveriesController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'The outbox: deliveries with attempts and last error, newest first' })
-  @ApiQuery({ name: 'state', required: false, description: 'comma list of pending, delivered, dead' })
-  @ApiQuery({ name: 'limit', required: false, description: '1–500, default 50' })
+  @ApiOperation({
+    summary:
+      'The outbox: deliveries with attempts and last error, newest first',
+  })
+  @ApiQuery({
+    name: 'state',
+    required: false,
+    description: 'comma list of pending, delivered, dead',
+  })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    description: '1–500, default 50',
+  })
   @ApiQuery({ name: 'cursor', required: false })
-  list(@Query('state') state?: string, @Query('limit') limit?: string, @Query('cursor') cursor?: string) {
-    return this.queries.deliveries(parseList('state', state, STATES), parseLimit(limit), cursor);
+  list(
+    @Query('state') state?: string,
+    @Query('limit') limit?: string,
+    @Query('cursor') cursor?: string,
+  ) {
+    return this.queries.deliveries(
+      parseList('state', state, STATES),
+      parseLimit(limit),
+      cursor,
+    );
   }
 
   @Post(':id/retry')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Re-queue a dead delivery; 404 unknown, 409 not dead' })
+  @ApiOperation({
+    summary: 'Re-queue a dead delivery; 404 unknown, 409 not dead',
+  })
   async retry(@Param('id') id: string) {
     return deliveryView(await this.outbox.retry(Number(id)));
   }

@@ -17,36 +17,76 @@ export class Incident {
    * The dedup key while the incident is open, NULL once resolved: a plain unique index on
    * it is "one open incident per key" on both dialects (NULLs never collide).
    */
-  @Column({ name: 'open_key', type: 'varchar', length: 512, nullable: true, unique: true })
+  @Column({
+    name: 'open_key',
+    type: 'varchar',
+    length: 512,
+    nullable: true,
+    unique: true,
+  })
   openKey: string | null;
   @Column({ type: 'varchar', length: 16 }) status: IncidentStatus;
   @Column({ type: 'varchar', length: 16 }) severity: Severity;
-  @Column({ name: 'alarm_name', type: 'varchar', length: 255 }) alarmName: string;
-  @Column({ name: 'metric_name', type: 'varchar', length: 255, nullable: true }) metricName: string | null;
-  @Column({ type: 'double precision', nullable: true }) threshold: number | null;
-  @Column({ name: 'current_value', type: 'double precision', nullable: true }) currentValue: number | null;
+  @Column({ name: 'alarm_name', type: 'varchar', length: 255 })
+  alarmName: string;
+  @Column({ name: 'metric_name', type: 'varchar', length: 255, nullable: true })
+  metricName: string | null;
+  @Column({ type: 'double precision', nullable: true }) threshold:
+    number | null;
+  @Column({ name: 'current_value', type: 'double precision', nullable: true })
+  currentValue: number | null;
   @Column({ type: 'varchar', length: 64 }) environment: string;
   @Column({ type: 'text', nullable: true }) description: string | null;
   @Column({ type: 'simple-json' }) recommendations: string[];
-  @Column({ type: 'varchar', length: 255, nullable: true }) source: string | null;
-  @Column({ type: 'varchar', length: 255, nullable: true }) component: string | null;
-  @Column({ name: 'group_name', type: 'varchar', length: 255, nullable: true }) group: string | null;
-  @Column({ name: 'class_name', type: 'varchar', length: 255, nullable: true }) class: string | null;
+  @Column({ type: 'varchar', length: 255, nullable: true }) source:
+    string | null;
+  @Column({ type: 'varchar', length: 255, nullable: true }) component:
+    string | null;
+  @Column({ name: 'group_name', type: 'varchar', length: 255, nullable: true })
+  group: string | null;
+  @Column({ name: 'class_name', type: 'varchar', length: 255, nullable: true })
+  class: string | null;
   @Column({ type: 'simple-json' }) links: AlertLink[];
-  @Column({ name: 'custom_details', type: 'simple-json' }) customDetails: Record<string, unknown>;
+  @Column({ name: 'custom_details', type: 'simple-json' })
+  customDetails: Record<string, unknown>;
   /** the `timestamp` of the alert that triggered it */
-  @Column({ name: 'alert_timestamp', type: 'varchar', length: 32 }) alertTimestamp: string;
+  @Column({ name: 'alert_timestamp', type: 'varchar', length: 32 })
+  alertTimestamp: string;
   @Column({ type: 'integer' }) occurrences: number;
-  @Column({ name: 'routing_key', type: 'varchar', length: 64, nullable: true }) routingKey: string | null;
-  @Column({ name: 'resolve_timeout_ms', type: 'integer', nullable: true }) resolveTimeoutMs: number | null;
-  @Column({ name: 'ingest_source', type: 'varchar', length: 32 }) ingestSource: string;
-  @Column({ name: 'alarm_arn', type: 'varchar', length: 2048, nullable: true }) alarmArn: string | null;
+  @Column({ name: 'routing_key', type: 'varchar', length: 64, nullable: true })
+  routingKey: string | null;
+  @Column({ name: 'resolve_timeout_ms', type: 'integer', nullable: true })
+  resolveTimeoutMs: number | null;
+  @Column({ name: 'ingest_source', type: 'varchar', length: 32 })
+  ingestSource: string;
+  @Column({ name: 'alarm_arn', type: 'varchar', length: 2048, nullable: true })
+  alarmArn: string | null;
   /** source-side time of the last applied transition (CloudWatch StateChangeTime) */
-  @Column({ name: 'last_transition_at', type: 'varchar', length: 32, nullable: true })
+  @Column({
+    name: 'last_transition_at',
+    type: 'varchar',
+    length: 32,
+    nullable: true,
+  })
   lastTransitionAt: string | null;
-  @Column({ name: 'created_at', type: 'varchar', length: 32 }) createdAt: string;
-  @Column({ name: 'last_seen_at', type: 'varchar', length: 32 }) lastSeenAt: string;
-  @Column({ name: 'acknowledged_at', type: 'varchar', length: 32, nullable: true }) acknowledgedAt: string | null;
-  @Column({ name: 'resolved_at', type: 'varchar', length: 32, nullable: true }) resolvedAt: string | null;
-  @Column({ name: 'resolve_reason', type: 'varchar', length: 32, nullable: true }) resolveReason: string | null;
+  @Column({ name: 'created_at', type: 'varchar', length: 32 })
+  createdAt: string;
+  @Column({ name: 'last_seen_at', type: 'varchar', length: 32 })
+  lastSeenAt: string;
+  @Column({
+    name: 'acknowledged_at',
+    type: 'varchar',
+    length: 32,
+    nullable: true,
+  })
+  acknowledgedAt: string | null;
+  @Column({ name: 'resolved_at', type: 'varchar', length: 32, nullable: true })
+  resolvedAt: string | null;
+  @Column({
+    name: 'resolve_reason',
+    type: 'varchar',
+    length: 32,
+    nullable: true,
+  })
+  resolveReason: string | null;
 }

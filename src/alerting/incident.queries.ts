@@ -67,31 +67,54 @@ function encodeCursor(createdAt: string, id: string | number): string {
 function decodeCursor(cursor: string): [string, string | number] {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string') return value as [string, string];
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string'
+    )
+      return value as [string, string];
   } catch {
     // falls through to the 400 below
   }
-  throw new AlertingError('invalid', 'cursor is not a cursor this API returned');
+  throw new AlertingError(
+    'invalid',
+    'cursor is not a cursor this API returned',
+  );
 }
 
 @Injectable()
 export class IncidentQueries {
   constructor(private readonly db: DatabaseService) {}
 
-  async list(statuses: IncidentStatus[], limit: number, cursor?: string): Promise<Page<ReturnType<typeof incidentView>>> {
+  async list(
+    statuses: IncidentStatus[],
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<ReturnType<typeof incidentView>>> {
     return this.db.read(async (m) => {
-      const q = m.createQueryBuilder(Incident, 'i').orderBy('i.created_at', 'DESC').addOrderBy('i.id', 'DESC').limit(limit + 1);
-      if (statuses.length > 0) q.andWhere('i.status IN (:...statuses)', { statuses });
+      const q = m
+        .createQueryBuilder(Incident, 'i')
+        .orderBy('i.created_at', 'DESC')
+        .addOrderBy('i.id', 'DESC')
+        .limit(limit + 1);
+      if (statuses.length > 0)
+        q.andWhere('i.status IN (:...statuses)', { statuses });
       if (cursor) {
         const [createdAt, id] = decodeCursor(cursor);
-        q.andWhere('(i.created_at < :createdAt OR (i.created_at = :createdAt AND i.id < :id))', { createdAt, id });
+        q.andWhere(
+          '(i.created_at < :createdAt OR (i.created_at = :createdAt AND i.id < :id))',
+          { createdAt, id },
+        );
       }
       const rows = await q.getMany();
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return {
         items: items.map(incidentView),
-        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+        nextCursor:
+          rows.length > limit && last
+            ? encodeCursor(last.createdAt, last.id)
+            : null,
       };
     });
   }
@@ -101,31 +124,61 @@ export class IncidentQueries {
     return this.db.read(async (m) => {
       const incident =
         (await m.findOne(Incident, { where: { openKey: dedupKey } })) ??
-        (await m.findOne(Incident, { where: { dedupKey }, order: { createdAt: 'DESC', id: 'DESC' } }));
-      if (!incident) throw new AlertingError('not-found', `no incident with dedupKey ${dedupKey}`);
+        (await m.findOne(Incident, {
+          where: { dedupKey },
+          order: { createdAt: 'DESC', id: 'DESC' },
+        }));
+      if (!incident)
+        throw new AlertingError(
+          'not-found',
+          `no incident with dedupKey ${dedupKey}`,
+        );
       const [timeline, deliveries] = await Promise.all([
-        m.find(IncidentEvent, { where: { incidentId: incident.id }, order: { at: 'ASC' } }),
-        m.find(Delivery, { where: { incidentId: incident.id }, order: { id: 'ASC' } }),
+        m.find(IncidentEvent, {
+          where: { incidentId: incident.id },
+          order: { at: 'ASC' },
+        }),
+        m.find(Delivery, {
+          where: { incidentId: incident.id },
+          order: { id: 'ASC' },
+        }),
       ]);
       return {
         ...incidentView(incident),
-        timeline: timeline.map((e) => ({ at: e.at, type: e.type, detail: e.detail })),
+        timeline: timeline.map((e) => ({
+          at: e.at,
+          type: e.type,
+          detail: e.detail,
+        })),
         deliveries: deliveries.map(deliveryView),
       };
     });
   }
 
-  async deliveries(states: DeliveryState[], limit: number, cursor?: string): Promise<Page<ReturnType<typeof deliveryView>>> {
+  async deliveries(
+    states: DeliveryState[],
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<ReturnType<typeof deliveryView>>> {
     return this.db.read(async (m) => {
-      const where: FindOptionsWhere<Delivery> = states.length > 0 ? { state: In(states) } : {};
-      const q = m.createQueryBuilder(Delivery, 'd').where(where).orderBy('d.id', 'DESC').limit(limit + 1);
-      if (cursor) q.andWhere('d.id < :id', { id: Number(decodeCursor(cursor)[1]) });
+      const where: FindOptionsWhere<Delivery> =
+        states.length > 0 ? { state: In(states) } : {};
+      const q = m
+        .createQueryBuilder(Delivery, 'd')
+        .where(where)
+        .orderBy('d.id', 'DESC')
+        .limit(limit + 1);
+      if (cursor)
+        q.andWhere('d.id < :id', { id: Number(decodeCursor(cursor)[1]) });
       const rows = await q.getMany();
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return {
         items: items.map(deliveryView),
-        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+        nextCursor:
+          rows.length > limit && last
+            ? encodeCursor(last.createdAt, last.id)
+            : null,
       };
     });
   }

@@ -3,7 +3,10 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import { parseDuration } from '../config/duration.js';
-import { DatabaseService, isUniqueViolation } from '../database/database.service.js';
+import {
+  DatabaseService,
+  isUniqueViolation,
+} from '../database/database.service.js';
 import type { IngestItem, IngestResult, Severity } from './alert.types.js';
 import { ALERTING_CONFIG } from './alerting.options.js';
 import { AlertingError } from './alerting.errors.js';
@@ -39,7 +42,8 @@ interface NormalizedAlert {
   alarmArn: string | null;
 }
 
-export type ResolveReason = 'alert' | 'manual' | 'stale' | 'alarm-ok' | 'alarm-deleted';
+export type ResolveReason =
+  'alert' | 'manual' | 'stale' | 'alarm-ok' | 'alarm-deleted';
 
 /** Incidents: dedup by key, lifecycle, timeline, and the outbox rows of every transition. */
 @Injectable()
@@ -63,11 +67,15 @@ export class IncidentService {
     const results = await this.withUniqueRetry(() =>
       this.db.tx(async (m) => {
         const out: IngestResult[] = [];
-        for (const alert of alerts) out.push(await this.apply(m, alert, now, routingKey));
+        for (const alert of alerts)
+          out.push(await this.apply(m, alert, now, routingKey));
         return out;
       }),
     );
-    if (results.some((r) => r.action === 'triggered' || r.action === 'resolved')) this.outbox.committed();
+    if (
+      results.some((r) => r.action === 'triggered' || r.action === 'resolved')
+    )
+      this.outbox.committed();
     for (const alert of alerts) this.metrics?.alertIngested(alert.ingestSource);
     this.logger.debug(`ingested ${results.length} alert(s)`);
     return results;
@@ -81,7 +89,11 @@ export class IncidentService {
       const now = this.clock.now().toISOString();
       open.status = 'acknowledged';
       open.acknowledgedAt = now;
-      await m.update(Incident, { id: open.id }, { status: 'acknowledged', acknowledgedAt: now });
+      await m.update(
+        Incident,
+        { id: open.id },
+        { status: 'acknowledged', acknowledgedAt: now },
+      );
       await this.timeline(m, open.id, now, 'acknowledged', { by: 'api' });
       await this.outbox.enqueue(m, open, 'acknowledge', now);
       return open;
@@ -90,7 +102,10 @@ export class IncidentService {
     return incident;
   }
 
-  async resolve(dedupKey: string, reason: ResolveReason = 'manual'): Promise<Incident> {
+  async resolve(
+    dedupKey: string,
+    reason: ResolveReason = 'manual',
+  ): Promise<Incident> {
     const incident = await this.db.tx(async (m) => {
       const open = await this.findOpen(m, dedupKey);
       if (!open) throw await this.closedOrUnknown(m, dedupKey);
@@ -114,13 +129,21 @@ export class IncidentService {
     const done = await this.db.tx(async (m) => {
       const rows = await this.db.query(
         m,
-        this.db.forUpdate('SELECT id FROM incidents WHERE id = $1 AND open_key IS NOT NULL'),
+        this.db.forUpdate(
+          'SELECT id FROM incidents WHERE id = $1 AND open_key IS NOT NULL',
+        ),
         [incidentId],
       );
       if (rows.length === 0) return false;
       const incident = await m.findOneByOrFail(Incident, { id: incidentId });
       if (!stillStale(incident)) return false;
-      return this.close(m, incident, this.clock.now().toISOString(), reason, detail);
+      return this.close(
+        m,
+        incident,
+        this.clock.now().toISOString(),
+        reason,
+        detail,
+      );
     });
     if (done) this.outbox.committed();
     return done;
@@ -134,8 +157,15 @@ export class IncidentService {
   ): Promise<IngestResult> {
     const open = await this.findOpen(m, alert.dedupKey);
     // Out-of-order delivery (SNS retries, EventBridge) must not reopen or re-resolve.
-    if (alert.transitionAt && !(await this.recordTransition(m, alert.dedupKey, alert.transitionAt))) {
-      return { dedupKey: alert.dedupKey, incidentId: open?.id ?? null, action: 'ignored' };
+    if (
+      alert.transitionAt &&
+      !(await this.recordTransition(m, alert.dedupKey, alert.transitionAt))
+    ) {
+      return {
+        dedupKey: alert.dedupKey,
+        incidentId: open?.id ?? null,
+        action: 'ignored',
+      };
     }
     if (alert.recordOnly) {
       if (open) {
@@ -144,13 +174,26 @@ export class IncidentService {
           description: alert.description,
         });
       }
-      return { dedupKey: alert.dedupKey, incidentId: open?.id ?? null, action: 'ignored' };
+      return {
+        dedupKey: alert.dedupKey,
+        incidentId: open?.id ?? null,
+        action: 'ignored',
+      };
     }
     if (alert.status === 'resolved') {
-      if (!open) return { dedupKey: alert.dedupKey, incidentId: null, action: 'ignored' };
+      if (!open)
+        return {
+          dedupKey: alert.dedupKey,
+          incidentId: null,
+          action: 'ignored',
+        };
       if (alert.transitionAt) open.lastTransitionAt = alert.transitionAt;
       await this.close(m, open, now, 'alert', { source: alert.ingestSource });
-      return { dedupKey: alert.dedupKey, incidentId: open.id, action: 'resolved' };
+      return {
+        dedupKey: alert.dedupKey,
+        incidentId: open.id,
+        action: 'resolved',
+      };
     }
     if (open) {
       await this.db.query(
@@ -168,7 +211,11 @@ export class IncidentService {
           alert.transitionAt ?? open.lastTransitionAt,
         ],
       );
-      return { dedupKey: alert.dedupKey, incidentId: open.id, action: 'deduplicated' };
+      return {
+        dedupKey: alert.dedupKey,
+        incidentId: open.id,
+        action: 'deduplicated',
+      };
     }
     const incident: Incident = {
       id: randomUUID(),
@@ -203,9 +250,15 @@ export class IncidentService {
       resolveReason: null,
     };
     await this.db.insert(m, Incident, incident);
-    await this.timeline(m, incident.id, now, 'triggered', { source: alert.ingestSource });
+    await this.timeline(m, incident.id, now, 'triggered', {
+      source: alert.ingestSource,
+    });
     await this.outbox.enqueue(m, incident, 'trigger', now);
-    return { dedupKey: alert.dedupKey, incidentId: incident.id, action: 'triggered' };
+    return {
+      dedupKey: alert.dedupKey,
+      incidentId: incident.id,
+      action: 'triggered',
+    };
   }
 
   private async close(
@@ -227,7 +280,12 @@ export class IncidentService {
       },
     );
     if (!result.affected) return false;
-    Object.assign(incident, { status: 'resolved', openKey: null, resolvedAt: now, resolveReason: reason });
+    Object.assign(incident, {
+      status: 'resolved',
+      openKey: null,
+      resolvedAt: now,
+      resolveReason: reason,
+    });
     await this.timeline(m, incident.id, now, 'resolved', { reason, ...detail });
     await this.outbox.enqueue(m, incident, 'resolve', now);
     return true;
@@ -237,10 +295,16 @@ export class IncidentService {
    * Notes the key's newest source-side transition time; false when `at` is older than
    * one already applied. Conditional upsert, so concurrent writers keep the newest.
    */
-  private async recordTransition(m: EntityManager, dedupKey: string, at: string): Promise<boolean> {
+  private async recordTransition(
+    m: EntityManager,
+    dedupKey: string,
+    at: string,
+  ): Promise<boolean> {
     const [row] = await this.db.query<{ last_transition_at: string }>(
       m,
-      this.db.forUpdate('SELECT last_transition_at FROM key_transitions WHERE dedup_key = $1'),
+      this.db.forUpdate(
+        'SELECT last_transition_at FROM key_transitions WHERE dedup_key = $1',
+      ),
       [dedupKey],
     );
     if (row && at < row.last_transition_at) return false;
@@ -254,24 +318,55 @@ export class IncidentService {
     return true;
   }
 
-  private async findOpen(m: EntityManager, dedupKey: string): Promise<Incident | null> {
-    const [row] = await this.db.query(m, this.db.forUpdate('SELECT * FROM incidents WHERE open_key = $1'), [dedupKey]);
+  private async findOpen(
+    m: EntityManager,
+    dedupKey: string,
+  ): Promise<Incident | null> {
+    const [row] = await this.db.query(
+      m,
+      this.db.forUpdate('SELECT * FROM incidents WHERE open_key = $1'),
+      [dedupKey],
+    );
     return row ? this.db.fromRow(Incident, row) : null;
   }
 
-  private findLatest(m: EntityManager, dedupKey: string): Promise<Incident | null> {
-    return m.findOne(Incident, { where: { dedupKey }, order: { createdAt: 'DESC', id: 'DESC' } });
+  private findLatest(
+    m: EntityManager,
+    dedupKey: string,
+  ): Promise<Incident | null> {
+    return m.findOne(Incident, {
+      where: { dedupKey },
+      order: { createdAt: 'DESC', id: 'DESC' },
+    });
   }
 
-  private async closedOrUnknown(m: EntityManager, dedupKey: string): Promise<AlertingError> {
+  private async closedOrUnknown(
+    m: EntityManager,
+    dedupKey: string,
+  ): Promise<AlertingError> {
     const latest = await this.findLatest(m, dedupKey);
     return latest
-      ? new AlertingError('conflict', `incident ${dedupKey} is already resolved`)
+      ? new AlertingError(
+          'conflict',
+          `incident ${dedupKey} is already resolved`,
+        )
       : new AlertingError('not-found', `no incident with dedupKey ${dedupKey}`);
   }
 
-  private timeline(m: EntityManager, incidentId: string, at: string, type: string, detail: Record<string, unknown>) {
-    return this.db.insert(m, IncidentEvent, { id: randomUUID(), incidentId, at, type, detail });
+  private timeline(
+    m: EntityManager,
+    incidentId: string,
+    at: string,
+    type: string,
+    detail: Record<string, unknown>,
+  ) {
+    return this.db.insert(m, IncidentEvent, {
+      id: randomUUID(),
+      incidentId,
+      at,
+      type,
+      detail,
+    });
   }
 
   /** PostgreSQL: two instances creating the same key race on the open-key index; the loser retries as a dedup. */
@@ -288,13 +383,17 @@ export class IncidentService {
   private normalize({ alert, meta }: IngestItem, now: string): NormalizedAlert {
     const metricName = alert.metricName ?? null;
     return {
-      dedupKey: alert.dedupKey ?? (metricName ? `${alert.alarmName}-${metricName}` : alert.alarmName),
+      dedupKey:
+        alert.dedupKey ??
+        (metricName ? `${alert.alarmName}-${metricName}` : alert.alarmName),
       severity: alert.severity.toUpperCase() as Severity,
       alarmName: alert.alarmName,
       metricName,
       threshold: alert.threshold ?? null,
       currentValue: alert.currentValue ?? null,
-      timestamp: alert.timestamp ? new Date(alert.timestamp).toISOString() : now,
+      timestamp: alert.timestamp
+        ? new Date(alert.timestamp).toISOString()
+        : now,
       environment: alert.environment ?? this.config.appEnv,
       description: alert.description ?? null,
       recommendations: alert.recommendations ?? [],
@@ -305,7 +404,10 @@ export class IncidentService {
       class: alert.class ?? null,
       links: alert.links ?? [],
       customDetails: alert.customDetails ?? {},
-      resolveTimeoutMs: alert.resolveTimeout === undefined ? null : parseDuration(alert.resolveTimeout),
+      resolveTimeoutMs:
+        alert.resolveTimeout === undefined
+          ? null
+          : parseDuration(alert.resolveTimeout),
       transitionAt: meta.transitionAt ? meta.transitionAt.toISOString() : null,
       recordOnly: meta.recordOnly ?? false,
       ingestSource: meta.source,

@@ -1,4 +1,12 @@
-import { BadRequestException, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+} from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { IncidentStatus } from './incident.entity.js';
 import { IncidentQueries, incidentView } from './incident.queries.js';
@@ -6,17 +14,34 @@ import { IncidentService } from './incident.service.js';
 
 const STATUSES: IncidentStatus[] = ['triggered', 'acknowledged', 'resolved'];
 
-export function parseList<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T[] {
-  const values = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+export function parseList<T extends string>(
+  name: string,
+  raw: string | undefined,
+  allowed: readonly T[],
+): T[] {
+  const values = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = values.filter((v) => !allowed.includes(v as T));
-  if (bad.length > 0) throw new BadRequestException([`${name} must be a comma list of ${allowed.join(', ')}; got ${bad.join(', ')}`]);
+  if (bad.length > 0)
+    throw new BadRequestException([
+      `${name} must be a comma list of ${allowed.join(', ')}; got ${bad.join(', ')}`,
+    ]);
   return values as T[];
 }
 
-export function parseLimit(raw: string | undefined, fallback = 50, max = 500): number {
+export function parseLimit(
+  raw: string | undefined,
+  fallback = 50,
+  max = 500,
+): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new BadRequestException([`limit must be an integer from 1 to ${max}`]);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new BadRequestException([
+      `limit must be an integer from 1 to ${max}`,
+    ]);
   return n;
 }
 
@@ -30,29 +55,57 @@ export class IncidentsController {
 
   @Get()
   @ApiOperation({ summary: 'Incidents, newest first' })
-  @ApiQuery({ name: 'status', required: false, description: 'comma list of triggered, acknowledged, resolved' })
-  @ApiQuery({ name: 'limit', required: false, description: '1–500, default 50' })
-  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
-  list(@Query('status') status?: string, @Query('limit') limit?: string, @Query('cursor') cursor?: string) {
-    return this.queries.list(parseList('status', status, STATUSES), parseLimit(limit), cursor);
+  @ApiQuery({
+    name: 'status',
+    required: false,
+    description: 'comma list of triggered, acknowledged, resolved',
+  })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    description: '1–500, default 50',
+  })
+  @ApiQuery({
+    name: 'cursor',
+    required: false,
+    description: 'nextCursor of the previous page',
+  })
+  list(
+    @Query('status') status?: string,
+    @Query('limit') limit?: string,
+    @Query('cursor') cursor?: string,
+  ) {
+    return this.queries.list(
+      parseList('status', status, STATUSES),
+      parseLimit(limit),
+      cursor,
+    );
   }
 
   @Get(':dedupKey')
-  @ApiOperation({ summary: 'The open incident for the key (else the latest), with timeline and deliveries' })
+  @ApiOperation({
+    summary:
+      'The open incident for the key (else the latest), with timeline and deliveries',
+  })
   get(@Param('dedupKey') dedupKey: string) {
     return this.queries.byKey(dedupKey);
   }
 
   @Post(':dedupKey/acknowledge')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Acknowledge the open incident; 404 unknown key, 409 already resolved' })
+  @ApiOperation({
+    summary:
+      'Acknowledge the open incident; 404 unknown key, 409 already resolved',
+  })
   async acknowledge(@Param('dedupKey') dedupKey: string) {
     return incidentView(await this.incidents.acknowledge(dedupKey));
   }
 
   @Post(':dedupKey/resolve')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Resolve the open incident; 404 unknown key, 409 already resolved' })
+  @ApiOperation({
+    summary: 'Resolve the open incident; 404 unknown key, 409 already resolved',
+  })
   async resolve(@Param('dedupKey') dedupKey: string) {
     return incidentView(await this.incidents.resolve(dedupKey, 'manual'));
   }

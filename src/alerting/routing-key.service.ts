@@ -40,7 +40,8 @@ export class RoutingKeyService {
 
   async settings(): Promise<PagerDutySettings> {
     const now = Date.now();
-    if (this.cached && now - this.cached.at < RoutingKeyService.CACHE_MS) return this.cached.value;
+    if (this.cached && now - this.cached.at < RoutingKeyService.CACHE_MS)
+      return this.cached.value;
     const rows = await this.db.read((m) => m.find(Setting));
     const stored = new Map(rows.map((r) => [r.key, r.value]));
     const pd = this.config.pagerduty;
@@ -48,19 +49,26 @@ export class RoutingKeyService {
     const value: PagerDutySettings = {
       routingKey: apiKey ?? pd.routingKey ?? null,
       serviceName: stored.get(KEYS.serviceName) ?? pd.serviceName,
-      escalationPolicyId: stored.get(KEYS.escalationPolicyId) ?? pd.escalationPolicyId ?? null,
+      escalationPolicyId:
+        stored.get(KEYS.escalationPolicyId) ?? pd.escalationPolicyId ?? null,
       routingKeySource: apiKey ? 'api' : pd.routingKey ? 'environment' : 'none',
     };
     this.cached = { value, at: now };
     return value;
   }
 
-  async update(changes: Partial<Record<keyof typeof KEYS, string>>): Promise<PagerDutySettings> {
+  async update(
+    changes: Partial<Record<keyof typeof KEYS, string>>,
+  ): Promise<PagerDutySettings> {
     const updatedAt = this.clock.now().toISOString();
     await this.db.tx(async (m) => {
       for (const [field, value] of Object.entries(changes)) {
         if (value === undefined) continue;
-        await m.upsert(Setting, { key: KEYS[field as keyof typeof KEYS], value, updatedAt }, ['key']);
+        await m.upsert(
+          Setting,
+          { key: KEYS[field as keyof typeof KEYS], value, updatedAt },
+          ['key'],
+        );
       }
     });
     this.cached = null;

@@ -1,10 +1,16 @@
 import type { AlertInput } from './alert.types.js';
 import type { TemplateAlertDto } from './dto/alert.dto.js';
 
-export const TEMPLATE_NAMES = ['high-failure-rate', 'high-latency', 'cost-threshold'] as const;
+export const TEMPLATE_NAMES = [
+  'high-failure-rate',
+  'high-latency',
+  'cost-threshold',
+] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
-type TemplateFn = (input: TemplateAlertDto & { environment: string }) => AlertInput;
+type TemplateFn = (
+  input: TemplateAlertDto & { environment: string },
+) => AlertInput;
 
 /**
  * The built-in alerts of the hybrid-routing orchestrator. Metric names match the alarm
@@ -69,6 +75,13 @@ export function isTemplateName(name: string): name is TemplateName {
   return (TEMPLATE_NAMES as readonly string[]).includes(name);
 }
 
-export function renderTemplate(name: TemplateName, input: TemplateAlertDto, defaultEnvironment: string): AlertInput {
-  return TEMPLATES[name]({ ...input, environment: input.environment ?? defaultEnvironment });
+export function renderTemplate(
+  name: TemplateName,
+  input: TemplateAlertDto,
+  defaultEnvironment: string,
+): AlertInput {
+  return TEMPLATES[name]({
+    ...input,
+    environment: input.environment ?? defaultEnvironment,
+  });
 }

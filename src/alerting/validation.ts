@@ -7,7 +7,9 @@ function flatten(errors: ValidationError[], prefix: string): string[] {
     const path = prefix ? `${prefix}.${e.property}` : e.property;
     const own = Object.values(e.constraints ?? {}).map((msg) =>
       // class-validator names the bare property; name the full path instead
-      msg.startsWith(`${e.property} `) ? `${path}${msg.slice(e.property.length)}` : `${path}: ${msg}`,
+      msg.startsWith(`${e.property} `)
+        ? `${path}${msg.slice(e.property.length)}`
+        : `${path}: ${msg}`,
     );
     return [...own, ...flatten(e.children ?? [], path)];
   });
@@ -17,9 +19,14 @@ function flatten(errors: ValidationError[], prefix: string): string[] {
  * Validates a plain body against a DTO class: unknown properties are errors, and every
  * message names the field it is about (with `[i]` for batch items).
  */
-export function validateDto<T extends object>(cls: ClassConstructor<T>, body: unknown, prefix = ''): T {
+export function validateDto<T extends object>(
+  cls: ClassConstructor<T>,
+  body: unknown,
+  prefix = '',
+): T {
   const problems = collectDtoErrors(cls, body, prefix);
-  if (problems.errors.length > 0) throw new BadRequestException(problems.errors);
+  if (problems.errors.length > 0)
+    throw new BadRequestException(problems.errors);
   return problems.value!;
 }
 
@@ -32,6 +39,10 @@ export function collectDtoErrors<T extends object>(
     return { errors: [`${prefix || 'body'} must be a JSON object`] };
   }
   const value = plainToInstance(cls, body);
-  const errors = validateSync(value, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });
+  const errors = validateSync(value, {
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: true,
+  });
   return { value, errors: flatten(errors, prefix) };
 }

@@ -4,8 +4,14 @@ import { AlertingError } from '../alerting/alerting.errors.js';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import type { AlarmApplyResult, AlarmPlan } from './alarm-manager.js';
-import { hybridRoutingAlarmPrefix, hybridRoutingAlarmSpecs } from './alarm-specs.js';
-import { CLOUDWATCH_CLIENT, type CloudWatchAccess } from './cloudwatch.providers.js';
+import {
+  hybridRoutingAlarmPrefix,
+  hybridRoutingAlarmSpecs,
+} from './alarm-specs.js';
+import {
+  CLOUDWATCH_CLIENT,
+  type CloudWatchAccess,
+} from './cloudwatch.providers.js';
 
 export interface AlarmPlanResponse {
   region: string;
@@ -29,9 +35,14 @@ export class CloudWatchAlarmsController {
   ) {}
 
   @Get('plan')
-  @ApiOperation({ summary: 'What apply would create, update or delete (changes nothing)' })
+  @ApiOperation({
+    summary: 'What apply would create, update or delete (changes nothing)',
+  })
   @ApiResponse({ status: 409, description: 'SNS_TOPIC_ARN is not set' })
-  @ApiResponse({ status: 503, description: 'CloudWatch refused or could not be reached' })
+  @ApiResponse({
+    status: 503,
+    description: 'CloudWatch refused or could not be reached',
+  })
   async plan(): Promise<AlarmPlanResponse> {
     const { manager, context } = await this.manager();
     return { ...context, plan: await this.call('plan', () => manager.plan()) };
@@ -39,9 +50,15 @@ export class CloudWatchAlarmsController {
 
   @Post('apply')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Create/update the alarms as code; delete owned alarms no longer defined' })
+  @ApiOperation({
+    summary:
+      'Create/update the alarms as code; delete owned alarms no longer defined',
+  })
   @ApiResponse({ status: 409, description: 'SNS_TOPIC_ARN is not set' })
-  @ApiResponse({ status: 503, description: 'CloudWatch refused or could not be reached' })
+  @ApiResponse({
+    status: 503,
+    description: 'CloudWatch refused or could not be reached',
+  })
   async apply(): Promise<AlarmApplyResponse> {
     const { manager, context } = await this.manager();
     const plan = await this.call('plan', () => manager.plan());
@@ -60,13 +77,19 @@ export class CloudWatchAlarmsController {
     const environment = this.config.appEnv;
     // The prefix keeps one environment's run from deleting another's alarms (one owner tag for all).
     const namePrefix = hybridRoutingAlarmPrefix(environment);
-    const [{ client }, { AlarmManager }] = await Promise.all([this.cloudWatch(), import('./alarm-manager.js')]);
+    const [{ client }, { AlarmManager }] = await Promise.all([
+      this.cloudWatch(),
+      import('./alarm-manager.js'),
+    ]);
     const manager = new AlarmManager({
       client,
       specs: hybridRoutingAlarmSpecs({ environment, snsTopicArn }),
       namePrefix,
     });
-    return { manager, context: { region: this.config.aws.region, namePrefix, snsTopicArn } };
+    return {
+      manager,
+      context: { region: this.config.aws.region, namePrefix, snsTopicArn },
+    };
   }
 
   private async call<T>(step: string, work: () => Promise<T>): Promise<T> {

@@ -11,7 +11,10 @@ export type CloudWatchSdk = typeof import('@aws-sdk/client-cloudwatch');
  * The CloudWatch client and its SDK module, loaded on first use: the SDK costs ~20 MB of
  * RSS that a service not talking to AWS should not carry.
  */
-export type CloudWatchAccess = () => Promise<{ client: CloudWatchClient; sdk: CloudWatchSdk }>;
+export type CloudWatchAccess = () => Promise<{
+  client: CloudWatchClient;
+  sdk: CloudWatchSdk;
+}>;
 
 /** Credentials come from the SDK's default chain; `AWS_ENDPOINT_URL` points the client at a local fake. */
 export const cloudWatchClientProvider: Provider = {
@@ -22,7 +25,10 @@ export const cloudWatchClientProvider: Provider = {
     return () =>
       (loaded ??= import('@aws-sdk/client-cloudwatch').then((sdk) => ({
         sdk,
-        client: new sdk.CloudWatchClient({ region: config.aws.region, endpoint: config.aws.endpointUrl }),
+        client: new sdk.CloudWatchClient({
+          region: config.aws.region,
+          endpoint: config.aws.endpointUrl,
+        }),
       })));
   },
 };

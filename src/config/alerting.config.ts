@@ -1,7 +1,12 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { parseDuration } from './duration.js';
-import { EnvSchema, splitList, type APP_ENVS, type LOG_LEVELS } from './env.schema.js';
+import {
+  EnvSchema,
+  splitList,
+  type APP_ENVS,
+  type LOG_LEVELS,
+} from './env.schema.js';
 
 export type AppEnv = (typeof APP_ENVS)[number];
 export type NotifierName = 'pagerduty' | 'sns' | 'webhook' | 'log';
@@ -27,7 +32,11 @@ export interface AlertingConfig {
   sns: { topicArn?: string; topicAllowlist: string[]; certUrlPattern: string };
   aws: { region: string; endpointUrl?: string };
   alert: { component: string; group: string };
-  links: { cloudwatchDashboardName: string; appDashboardUrl?: string; appDashboardName: string };
+  links: {
+    cloudwatchDashboardName: string;
+    appDashboardUrl?: string;
+    appDashboardName: string;
+  };
   apiKeys: string[];
   /** requests per client (API key, else address) per minute on the standalone app; 0 turns it off */
   rateLimitPerMinute: number;
@@ -47,7 +56,9 @@ export interface AlertingConfig {
 
 export class ConfigValidationError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'ConfigValidationError';
   }
 }
@@ -70,7 +81,9 @@ const EXTRA_DURATIONS = {
 export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
   // An empty variable means "unset" to an operator, not "set to nothing".
   const env: Env = Object.fromEntries(
-    Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== ''),
+    Object.entries(rawEnv).filter(
+      ([, v]) => v !== undefined && v.trim() !== '',
+    ),
   );
   const schema = plainToInstance(EnvSchema, env);
   const problems = validateSync(schema, { forbidUnknownValues: false }).map(
@@ -78,9 +91,13 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
   );
 
   const appEnv = (schema.APP_ENV ?? 'development') as AppEnv;
-  const notifiers = splitList(env.NOTIFIERS ?? (appEnv === 'development' ? 'log' : 'pagerduty'));
+  const notifiers = splitList(
+    env.NOTIFIERS ?? (appEnv === 'development' ? 'log' : 'pagerduty'),
+  );
   if (notifiers.includes('pagerduty') && !env.PAGERDUTY_ROUTING_KEY) {
-    problems.push('PAGERDUTY_ROUTING_KEY: required when the pagerduty notifier is enabled');
+    problems.push(
+      'PAGERDUTY_ROUTING_KEY: required when the pagerduty notifier is enabled',
+    );
   }
   if (notifiers.includes('webhook') && !env.WEBHOOK_URL) {
     problems.push('WEBHOOK_URL: required when the webhook notifier is enabled');
@@ -95,11 +112,13 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
   const durations: Record<string, number> = {};
   for (const [name, fallback] of Object.entries(EXTRA_DURATIONS)) {
     const parsed = parseDuration(env[name] ?? fallback);
-    if (parsed === null) problems.push(`${name}: must be a duration like 500ms, 30s, 5m, 4h, 1d`);
+    if (parsed === null)
+      problems.push(`${name}: must be a duration like 500ms, 30s, 5m, 4h, 1d`);
     durations[name] = parsed ?? 0;
   }
   // A zero period would make the reconciler's setInterval spin.
-  if (parseDuration(env.RECONCILE_INTERVAL ?? '30s') === 0) problems.push('RECONCILE_INTERVAL: must be above 0');
+  if (parseDuration(env.RECONCILE_INTERVAL ?? '30s') === 0)
+    problems.push('RECONCILE_INTERVAL: must be above 0');
   if (problems.length > 0) throw new ConfigValidationError(problems);
 
   return {
@@ -111,7 +130,8 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
     logLevel: schema.LOG_LEVEL ?? 'info',
     pagerduty: {
       routingKey: env.PAGERDUTY_ROUTING_KEY,
-      eventsUrl: env.PAGERDUTY_EVENTS_URL ?? 'https://events.pagerduty.com/v2/enqueue',
+      eventsUrl:
+        env.PAGERDUTY_EVENTS_URL ?? 'https://events.pagerduty.com/v2/enqueue',
       serviceName: env.PAGERDUTY_SERVICE_NAME ?? 'Hybrid Routing Alerts',
       escalationPolicyId: env.PAGERDUTY_ESCALATION_POLICY_ID,
       client: env.PAGERDUTY_CLIENT ?? 'orchestrator-alerting',
@@ -122,21 +142,29 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
     sns: {
       topicArn: env.SNS_TOPIC_ARN,
       topicAllowlist: splitList(env.SNS_TOPIC_ARNS),
-      certUrlPattern: env.SNS_CERT_URL_PATTERN ?? '^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/',
+      certUrlPattern:
+        env.SNS_CERT_URL_PATTERN ??
+        '^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/',
     },
-    aws: { region: env.AWS_REGION ?? 'eu-central-1', endpointUrl: env.AWS_ENDPOINT_URL },
+    aws: {
+      region: env.AWS_REGION ?? 'eu-central-1',
+      endpointUrl: env.AWS_ENDPOINT_URL,
+    },
     alert: {
       component: env.ALERT_COMPONENT ?? 'hybrid-routing',
       group: env.ALERT_GROUP ?? 'ai-orchestrator',
     },
     links: {
-      cloudwatchDashboardName: env.CLOUDWATCH_DASHBOARD_NAME ?? 'HybridRoutingMonitoring',
+      cloudwatchDashboardName:
+        env.CLOUDWATCH_DASHBOARD_NAME ?? 'HybridRoutingMonitoring',
       appDashboardUrl: env.APP_DASHBOARD_URL,
       appDashboardName: env.APP_DASHBOARD_NAME ?? 'Hybrid Routing Dashboard',
     },
     apiKeys,
     rateLimitPerMinute: schema.RATE_LIMIT_PER_MINUTE ?? 6000,
-    incidentResolveTimeoutMs: parseDuration(env.INCIDENT_RESOLVE_TIMEOUT ?? '4h')!,
+    incidentResolveTimeoutMs: parseDuration(
+      env.INCIDENT_RESOLVE_TIMEOUT ?? '4h',
+    )!,
     reconcileIntervalMs: parseDuration(env.RECONCILE_INTERVAL ?? '30s')!,
     // Unset: on where this instance already talks to AWS, so it has credentials and a region;
     // a deployment that only receives SNS deliveries may have no CloudWatch permissions.

@@ -17,7 +17,15 @@ import { parseDuration } from './duration.js';
 
 export const APP_ENVS = ['development', 'staging', 'production'] as const;
 export const NOTIFIER_NAMES = ['pagerduty', 'sns', 'webhook', 'log'] as const;
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const LOG_LEVELS = [
+  'trace',
+  'debug',
+  'info',
+  'warn',
+  'error',
+  'fatal',
+  'silent',
+] as const;
 
 @ValidatorConstraint({ name: 'duration' })
 class IsDuration implements ValidatorConstraintInterface {
@@ -32,7 +40,10 @@ class IsDuration implements ValidatorConstraintInterface {
 @ValidatorConstraint({ name: 'databaseUrl' })
 class IsDatabaseUrl implements ValidatorConstraintInterface {
   validate(value: unknown) {
-    return typeof value === 'string' && /^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(value);
+    return (
+      typeof value === 'string' &&
+      /^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(value)
+    );
   }
   defaultMessage() {
     return 'must be sqlite:<file>, sqlite::memory: or postgres://user:pass@host:port/db';
@@ -45,7 +56,9 @@ class IsNotifierList implements ValidatorConstraintInterface {
     return (
       typeof value === 'string' &&
       splitList(value).length > 0 &&
-      splitList(value).every((n) => (NOTIFIER_NAMES as readonly string[]).includes(n))
+      splitList(value).every((n) =>
+        (NOTIFIER_NAMES as readonly string[]).includes(n),
+      )
     );
   }
   defaultMessage() {
@@ -76,9 +89,15 @@ export function splitList(value: string | undefined): string[] {
 }
 
 const toInt = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+  typeof value === 'string' && /^-?\d+$/.test(value.trim())
+    ? Number(value)
+    : value;
 
-const urlOptions = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
+const urlOptions = {
+  require_tld: false,
+  require_protocol: true,
+  protocols: ['http', 'https'],
+};
 
 /** The environment as CONTRACT §1 defines it; every field optional where a default exists. */
 export class EnvSchema {
@@ -88,19 +107,30 @@ export class EnvSchema {
   @IsOptional() @Validate(IsDatabaseUrl) DATABASE_URL?: string;
   @IsOptional() @Validate(IsNotifierList) NOTIFIERS?: string;
   @IsOptional()
-  @Length(32, 32, { message: 'must be exactly 32 characters (a PagerDuty integration key)' })
+  @Length(32, 32, {
+    message: 'must be exactly 32 characters (a PagerDuty integration key)',
+  })
   PAGERDUTY_ROUTING_KEY?: string;
   @IsOptional() @IsUrl(urlOptions) PAGERDUTY_EVENTS_URL?: string;
   @IsOptional() @IsString() PAGERDUTY_SERVICE_NAME?: string;
   @IsOptional() @IsString() PAGERDUTY_ESCALATION_POLICY_ID?: string;
   @IsOptional() @IsString() PAGERDUTY_CLIENT?: string;
   @IsOptional() @IsUrl(urlOptions) PAGERDUTY_CLIENT_URL?: string;
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) PAGERDUTY_RATE_LIMIT_PER_MINUTE?: number;
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  PAGERDUTY_RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @IsUrl(urlOptions) WEBHOOK_URL?: string;
   @IsOptional()
-  @Matches(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$/, { message: 'must be an SNS topic ARN' })
+  @Matches(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$/, {
+    message: 'must be an SNS topic ARN',
+  })
   SNS_TOPIC_ARN?: string;
-  @IsOptional() @Matches(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'must be an AWS region like eu-central-1' })
+  @IsOptional()
+  @Matches(/^[a-z]{2}(-[a-z]+)+-\d$/, {
+    message: 'must be an AWS region like eu-central-1',
+  })
   AWS_REGION?: string;
   @IsOptional() @IsUrl(urlOptions) AWS_ENDPOINT_URL?: string;
   @IsOptional() @IsString() ALERT_COMPONENT?: string;
@@ -109,10 +139,16 @@ export class EnvSchema {
   @IsOptional() @IsUrl(urlOptions) APP_DASHBOARD_URL?: string;
   @IsOptional() @IsString() APP_DASHBOARD_NAME?: string;
   @IsOptional() @IsString() API_KEYS?: string;
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) RATE_LIMIT_PER_MINUTE?: number;
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @Validate(IsDuration) INCIDENT_RESOLVE_TIMEOUT?: string;
   @IsOptional() @Validate(IsDuration) RECONCILE_INTERVAL?: string;
-  @IsOptional() @IsIn(['true', 'false'], { message: 'must be true or false' }) RECONCILE_CLOUDWATCH?: string;
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'must be true or false' })
+  RECONCILE_CLOUDWATCH?: string;
   @IsOptional() @IsString() SNS_TOPIC_ARNS?: string;
   @IsOptional() @Validate(IsRegex) SNS_CERT_URL_PATTERN?: string;
   @IsOptional() @IsIn(LOG_LEVELS) LOG_LEVEL?: (typeof LOG_LEVELS)[number];

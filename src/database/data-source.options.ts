@@ -9,7 +9,13 @@ import { SnsMessageRecord } from '../sns/sns-message.entity.js';
 import { alertingMigrations } from './migrations/index.js';
 
 /** Entities of the alerting module: a host app reusing its own connection registers these. */
-export const alertingEntities = [Incident, IncidentEvent, Delivery, Setting, SnsMessageRecord];
+export const alertingEntities = [
+  Incident,
+  IncidentEvent,
+  Delivery,
+  Setting,
+  SnsMessageRecord,
+];
 
 /** TypeORM options for `DATABASE_URL` (`sqlite:<file>`, `sqlite::memory:`, `postgres://…`). */
 export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
@@ -23,7 +29,8 @@ export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
     const database = file === ':memory:' ? ':memory:' : file;
-    if (database !== ':memory:') mkdirSync(dirname(database), { recursive: true });
+    if (database !== ':memory:')
+      mkdirSync(dirname(database), { recursive: true });
     return {
       ...common,
       type: 'better-sqlite3',

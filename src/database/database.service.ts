@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager, type EntityTarget, type ObjectLiteral } from 'typeorm';
+import {
+  DataSource,
+  type EntityManager,
+  type EntityTarget,
+  type ObjectLiteral,
+} from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 
 type Work<T> = (manager: EntityManager) => Promise<T>;
@@ -29,7 +34,8 @@ export class DatabaseService {
   private draining = false;
 
   constructor(@InjectDataSource() readonly dataSource: DataSource) {
-    this.dialect = dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite';
+    this.dialect =
+      dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite';
   }
 
   get isPostgres(): boolean {
@@ -49,7 +55,12 @@ export class DatabaseService {
 
   private enqueue<T>(kind: Queued['kind'], work: Work<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ kind, work, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({
+        kind,
+        work,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
       if (!this.draining) {
         this.draining = true;
         // Start after the current I/O phase: every request parsed in it joins this commit.
@@ -63,11 +74,14 @@ export class DatabaseService {
       while (this.queue.length > 0) {
         if (this.queue[0].kind === 'read') {
           const item = this.queue.shift()!;
-          await item.work(this.dataSource.manager).then(item.resolve, item.reject);
+          await item
+            .work(this.dataSource.manager)
+            .then(item.resolve, item.reject);
           continue;
         }
         const group: Queued[] = [];
-        while (group.length < MAX_GROUP && this.queue[0]?.kind === 'tx') group.push(this.queue.shift()!);
+        while (group.length < MAX_GROUP && this.queue[0]?.kind === 'tx')
+          group.push(this.queue.shift()!);
         await this.commitGroup(group);
       }
     } finally {
@@ -77,7 +91,9 @@ export class DatabaseService {
 
   private async commitGroup(group: Queued[]): Promise<void> {
     const runner = this.dataSource.createQueryRunner();
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const outcomes: (
+      { ok: true; value: unknown } | { ok: false; error: unknown }
+    )[] = [];
     try {
       await runner.startTransaction();
       for (const item of group) {
@@ -111,7 +127,11 @@ export class DatabaseService {
    * Raw SQL written with PostgreSQL placeholders (`$1`, reusable); rewritten to SQLite's
    * positional `?` with the parameters repeated in order of appearance.
    */
-  async query<T = Record<string, unknown>>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  async query<T = Record<string, unknown>>(
+    manager: EntityManager,
+    sql: string,
+    params: unknown[],
+  ): Promise<T[]> {
     if (this.isPostgres) {
       // TypeORM answers a PostgreSQL UPDATE/DELETE with [rows, affected], not rows: an
       // `UPDATE … RETURNING` (the dispatcher's claim) would otherwise yield no usable ids.
@@ -130,19 +150,29 @@ export class DatabaseService {
    * INSERT of an entity's plain object through SQL generated once from its TypeORM
    * metadata: on the ingest hot path the query builder cost more than SQLite itself.
    */
-  async insert<T extends ObjectLiteral>(manager: EntityManager, entity: EntityTarget<T>, values: Partial<T>): Promise<void> {
+  async insert<T extends ObjectLiteral>(
+    manager: EntityManager,
+    entity: EntityTarget<T>,
+    values: Partial<T>,
+  ): Promise<void> {
     const table = this.table(entity);
     await this.query(
       manager,
       table.insertSql,
-      table.insertable.map((c) => toDatabase(c, values[c.propertyName as keyof T])),
+      table.insertable.map((c) =>
+        toDatabase(c, values[c.propertyName as keyof T]),
+      ),
     );
   }
 
   /** The entity object of a raw row (`SELECT *`), JSON columns parsed, numbers as numbers. */
-  fromRow<T extends ObjectLiteral>(entity: EntityTarget<T>, row: Record<string, unknown>): T {
+  fromRow<T extends ObjectLiteral>(
+    entity: EntityTarget<T>,
+    row: Record<string, unknown>,
+  ): T {
     const out: Record<string, unknown> = {};
-    for (const c of this.table(entity).columns) out[c.propertyName] = fromDatabase(c, row[c.databaseName]);
+    for (const c of this.table(entity).columns)
+      out[c.propertyName] = fromDatabase(c, row[c.databaseName]);
     return out as T;
   }
 
@@ -188,9 +218,13 @@ function toDatabase(column: ColumnMetadata, value: unknown): unknown {
 
 function fromDatabase(column: ColumnMetadata, value: unknown): unknown {
   if (value === null || value === undefined) return null;
-  if (column.type === 'simple-json') return typeof value === 'string' ? JSON.parse(value) : value;
+  if (column.type === 'simple-json')
+    return typeof value === 'string' ? JSON.parse(value) : value;
   // PostgreSQL hands bigint (bigserial ids) back as strings
-  if (typeof value === 'string' && (column.type === 'integer' || column.generationStrategy === 'increment')) {
+  if (
+    typeof value === 'string' &&
+    (column.type === 'integer' || column.generationStrategy === 'increment')
+  ) {
     return Number(value);
   }
   return value;

@@ -5,5 +5,6 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 export class Setting {
   @PrimaryColumn({ type: 'varchar', length: 64 }) key: string;
   @Column({ type: 'text' }) value: string;
-  @Column({ name: 'updated_at', type: 'varchar', length: 32 }) updatedAt: string;
+  @Column({ name: 'updated_at', type: 'varchar', length: 32 })
+  updatedAt: string;
 }

@@ -1,18 +1,35 @@
 import { Body, Controller, Get, Inject, Patch } from '@nestjs/common';
-import { ApiOperation, ApiPropertyOptional, ApiTags, ApiBody } from '@nestjs/swagger';
+import {
+  ApiOperation,
+  ApiPropertyOptional,
+  ApiTags,
+  ApiBody,
+} from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches } from 'class-validator';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
-import { RoutingKeyService, type PagerDutySettings } from '../alerting/routing-key.service.js';
+import {
+  RoutingKeyService,
+  type PagerDutySettings,
+} from '../alerting/routing-key.service.js';
 import { validateDto } from '../alerting/validation.js';
 import { maskSecret, type AlertingConfig } from '../config/alerting.config.js';
 import { Logger } from '@nestjs/common';
 
 export class PatchPagerDutyConfigDto {
-  @ApiPropertyOptional({ minLength: 32, maxLength: 32, example: '0123456789abcdef0123456789abcdef' })
+  @ApiPropertyOptional({
+    minLength: 32,
+    maxLength: 32,
+    example: '0123456789abcdef0123456789abcdef',
+  })
   @IsOptional()
   @IsString()
-  @Length(32, 32, { message: 'routingKey must be exactly 32 characters (a PagerDuty integration key)' })
-  @Matches(/^[A-Za-z0-9]+$/, { message: 'routingKey must be letters and digits only' })
+  @Length(32, 32, {
+    message:
+      'routingKey must be exactly 32 characters (a PagerDuty integration key)',
+  })
+  @Matches(/^[A-Za-z0-9]+$/, {
+    message: 'routingKey must be letters and digits only',
+  })
   routingKey?: string;
 
   @ApiPropertyOptional({ maxLength: 255, example: 'Hybrid Routing Alerts' })
@@ -45,7 +62,10 @@ export class PagerDutyConfigController {
   }
 
   @Patch()
-  @ApiOperation({ summary: 'Change PagerDuty settings at runtime; persisted, used by the next trigger' })
+  @ApiOperation({
+    summary:
+      'Change PagerDuty settings at runtime; persisted, used by the next trigger',
+  })
   @ApiBody({ type: PatchPagerDutyConfigDto })
   async patch(@Body() body: unknown) {
     const changes = validateDto(PatchPagerDutyConfigDto, body);

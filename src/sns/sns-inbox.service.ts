@@ -3,7 +3,10 @@ import type { IngestItem, IngestResult } from '../alerting/alert.types.js';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
 import { CLOCK, type Clock } from '../alerting/clock.js';
 import { IncidentService } from '../alerting/incident.service.js';
-import { CloudWatchMappingError, mapCloudWatchAlarmMessage } from '../cloudwatch/alarm-message.mapper.js';
+import {
+  CloudWatchMappingError,
+  mapCloudWatchAlarmMessage,
+} from '../cloudwatch/alarm-message.mapper.js';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { SnsMessageRecord } from './sns-message.entity.js';
@@ -14,7 +17,8 @@ import {
   type SnsMessageType,
 } from './sns-signature.verifier.js';
 
-export type SnsOutcome = 'ingested' | 'ignored' | 'confirmed' | 'acknowledged' | 'duplicate';
+export type SnsOutcome =
+  'ingested' | 'ignored' | 'confirmed' | 'acknowledged' | 'duplicate';
 
 /** The answer to one SNS delivery. */
 export interface SnsReceipt {
@@ -56,8 +60,15 @@ export class SnsInboxService {
     const message = await this.verifier.verify(body);
     const { MessageId: messageId, Type: type } = message;
     if (await this.seen(messageId)) {
-      this.logger.debug(`repeated SNS ${type} ${messageId} acknowledged and ignored`);
-      return { messageId, type, outcome: 'duplicate', reason: 'MessageId already processed' };
+      this.logger.debug(
+        `repeated SNS ${type} ${messageId} acknowledged and ignored`,
+      );
+      return {
+        messageId,
+        type,
+        outcome: 'duplicate',
+        reason: 'MessageId already processed',
+      };
     }
     const receipt = await this.handle(message);
     // Remembered only after the work is done: a crash in between makes the SNS retry apply
@@ -76,15 +87,21 @@ export class SnsInboxService {
     }
     if (message.Type === 'UnsubscribeConfirmation') {
       // Its SubscribeURL would subscribe us again: that is an operator's decision, not ours.
-      this.logger.warn(`SNS subscription to ${topicArn} was removed (UnsubscribeConfirmation ${messageId})`);
+      this.logger.warn(
+        `SNS subscription to ${topicArn} was removed (UnsubscribeConfirmation ${messageId})`,
+      );
       return { messageId, type, outcome: 'acknowledged' };
     }
     let item: IngestItem;
     try {
-      item = mapCloudWatchAlarmMessage(message.Message, { environment: this.config.appEnv });
+      item = mapCloudWatchAlarmMessage(message.Message, {
+        environment: this.config.appEnv,
+      });
     } catch (error) {
       if (!(error instanceof CloudWatchMappingError)) throw error;
-      this.logger.log(`SNS notification ${messageId} from ${topicArn} ignored: ${error.message}`);
+      this.logger.log(
+        `SNS notification ${messageId} from ${topicArn} ignored: ${error.message}`,
+      );
       return {
         messageId,
         type,
@@ -100,11 +117,16 @@ export class SnsInboxService {
   }
 
   private async seen(messageId: string): Promise<boolean> {
-    const row = await this.db.read((m) => m.findOneBy(SnsMessageRecord, { messageId }));
+    const row = await this.db.read((m) =>
+      m.findOneBy(SnsMessageRecord, { messageId }),
+    );
     return row !== null;
   }
 
-  private async remember(message: SnsMessage, outcome: SnsOutcome): Promise<void> {
+  private async remember(
+    message: SnsMessage,
+    outcome: SnsOutcome,
+  ): Promise<void> {
     const now = this.clock.now();
     try {
       await this.db.tx((m) =>
@@ -113,13 +135,21 @@ export class SnsInboxService {
           m,
           `INSERT INTO sns_messages (message_id, topic_arn, type, outcome, received_at)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING`,
-          [message.MessageId, message.TopicArn, message.Type, outcome, now.toISOString()],
+          [
+            message.MessageId,
+            message.TopicArn,
+            message.Type,
+            outcome,
+            now.toISOString(),
+          ],
         ),
       );
       await this.pruneIfDue(now);
     } catch (error) {
       // The message is applied; failing the request would only make SNS send it again.
-      this.logger.warn(`could not record SNS MessageId ${message.MessageId}: ${(error as Error).message}`);
+      this.logger.warn(
+        `could not record SNS MessageId ${message.MessageId}: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -127,6 +157,10 @@ export class SnsInboxService {
     if (now.getTime() < this.nextPruneAt) return;
     this.nextPruneAt = now.getTime() + PRUNE_EVERY_MS;
     const cutoff = new Date(now.getTime() - MESSAGE_RETENTION_MS).toISOString();
-    await this.db.tx((m) => this.db.query(m, 'DELETE FROM sns_messages WHERE received_at < $1', [cutoff]));
+    await this.db.tx((m) =>
+      this.db.query(m, 'DELETE FROM sns_messages WHERE received_at < $1', [
+        cutoff,
+      ]),
+    );
   }
 }

@@ -1,5 +1,19 @@
-import { Body, Controller, ForbiddenException, HttpStatus, Logger, Post, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  Body,
+  Controller,
+  ForbiddenException,
+  HttpStatus,
+  Logger,
+  Post,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiBody,
+  ApiConsumes,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AlertingError } from '../alerting/alerting.errors.js';
 import { Public } from '../ops/public.decorator.js';
@@ -23,33 +37,47 @@ export class SnsController {
 
   @Post()
   @ApiOperation({
-    summary: 'AWS SNS HTTP(S) delivery: subscription confirmations and CloudWatch alarm notifications',
+    summary:
+      'AWS SNS HTTP(S) delivery: subscription confirmations and CloudWatch alarm notifications',
   })
   @ApiConsumes('text/plain', 'application/json')
   @ApiBody({
-    description: 'the SNS message as SNS posts it (JSON, usually as text/plain)',
+    description:
+      'the SNS message as SNS posts it (JSON, usually as text/plain)',
     schema: { type: 'object' },
   })
   @ApiResponse({
     status: 200,
-    description: 'subscription confirmed, unsubscribe acknowledged, or a repeated MessageId',
+    description:
+      'subscription confirmed, unsubscribe acknowledged, or a repeated MessageId',
   })
-  @ApiResponse({ status: 202, description: 'notification ingested, or ignored because it is not an alarm' })
+  @ApiResponse({
+    status: 202,
+    description: 'notification ingested, or ignored because it is not an alarm',
+  })
   @ApiResponse({
     status: 403,
-    description: 'not an authentic SNS message for an allowed topic; nothing stored',
+    description:
+      'not an authentic SNS message for an allowed topic; nothing stored',
   })
-  async receive(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<SnsReceipt> {
+  async receive(
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<SnsReceipt> {
     let receipt: SnsReceipt;
     try {
       receipt = await this.inbox.receive(body);
     } catch (error) {
       if (!(error instanceof SnsVerificationError)) throw error;
-      this.logger.warn(`SNS delivery refused (${error.code}): ${error.message}`);
-      if (TRANSIENT.has(error.code)) throw new AlertingError('unavailable', error.message);
+      this.logger.warn(
+        `SNS delivery refused (${error.code}): ${error.message}`,
+      );
+      if (TRANSIENT.has(error.code))
+        throw new AlertingError('unavailable', error.message);
       throw new ForbiddenException(`${error.code}: ${error.message}`);
     }
-    const accepted = receipt.outcome === 'ingested' || receipt.outcome === 'ignored';
+    const accepted =
+      receipt.outcome === 'ingested' || receipt.outcome === 'ignored';
     void reply.status(accepted ? HttpStatus.ACCEPTED : HttpStatus.OK);
     return receipt;
   }

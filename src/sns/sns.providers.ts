@@ -2,7 +2,10 @@ import type { Provider } from '@nestjs/common';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import { SnsInboxService } from './sns-inbox.service.js';
-import { SnsSignatureVerifier, SnsSubscriptionConfirmer } from './sns-signature.verifier.js';
+import {
+  SnsSignatureVerifier,
+  SnsSubscriptionConfirmer,
+} from './sns-signature.verifier.js';
 
 /**
  * The inbound SNS edge. The verifier is a singleton on purpose: it caches signing
@@ -22,7 +25,9 @@ export const snsProviders: Provider[] = [
     provide: SnsSubscriptionConfirmer,
     inject: [ALERTING_CONFIG],
     useFactory: (config: AlertingConfig) =>
-      new SnsSubscriptionConfirmer({ urlPattern: new RegExp(config.sns.certUrlPattern) }),
+      new SnsSubscriptionConfirmer({
+        urlPattern: new RegExp(config.sns.certUrlPattern),
+      }),
   },
   SnsInboxService,
 ];

@@ -71,17 +71,23 @@ export class ServerProcess {
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       if (this.exitCode !== null || this.signal !== null) {
-        throw new Error(`server exited during start (${this.exitCode ?? this.signal}):\n${this.output.join('')}`);
+        throw new Error(
+          `server exited during start (${this.exitCode ?? this.signal}):\n${this.output.join('')}`,
+        );
       }
       try {
-        const res = await fetch(`${this.url}/v1/incidents?limit=1`, { headers: { 'x-api-key': TEST_API_KEY } });
+        const res = await fetch(`${this.url}/v1/incidents?limit=1`, {
+          headers: { 'x-api-key': TEST_API_KEY },
+        });
         if (res.status < 500) return;
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`server did not start within 20 s:\n${this.output.join('')}`);
+    throw new Error(
+      `server did not start within 20 s:\n${this.output.join('')}`,
+    );
   }
 
   private exitPromise: Promise<void> = Promise.resolve();
@@ -100,13 +106,18 @@ export class ServerProcess {
   async post(path: string, body: unknown): Promise<Response> {
     return fetch(`${this.url}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': TEST_API_KEY },
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': TEST_API_KEY,
+      },
       body: JSON.stringify(body),
     });
   }
 
   async get(path: string): Promise<any> {
-    const res = await fetch(`${this.url}${path}`, { headers: { 'x-api-key': TEST_API_KEY } });
+    const res = await fetch(`${this.url}${path}`, {
+      headers: { 'x-api-key': TEST_API_KEY },
+    });
     return res.json();
   }
 }

@@ -34,7 +34,9 @@ export interface TestAppOptions {
 }
 
 /** The real AppModule and edge (configureApp) on a fresh database; only the world's edges are fakes. */
-export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+export async function createTestApp(
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const env = {
     DATABASE_URL: db.url,
@@ -45,14 +47,19 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     ...options.env,
   };
   let builder = Test.createTestingModule({ imports: [AppModule.forRoot(env)] });
-  if (options.clock) builder = builder.overrideProvider(CLOCK).useValue(options.clock);
+  if (options.clock)
+    builder = builder.overrideProvider(CLOCK).useValue(options.clock);
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(), { logger: ['error'] });
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(
+    createAdapter(),
+    { logger: ['error'] },
+  );
   configureApp(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const server = app.getHttpServer();
-  const auth = (t: request.Test) => t.set('Authorization', `Bearer ${TEST_API_KEY}`);
+  const auth = (t: request.Test) =>
+    t.set('Authorization', `Bearer ${TEST_API_KEY}`);
   return {
     app,
     db,

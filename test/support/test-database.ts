@@ -13,8 +13,11 @@ export interface TestDatabase {
 
 export const postgresLaneUrl = process.env.TEST_POSTGRES_URL;
 
-export async function createTestDatabase(sqliteUrl = 'sqlite::memory:'): Promise<TestDatabase> {
-  if (!postgresLaneUrl) return { url: sqliteUrl, dialect: 'sqlite', drop: async () => {} };
+export async function createTestDatabase(
+  sqliteUrl = 'sqlite::memory:',
+): Promise<TestDatabase> {
+  if (!postgresLaneUrl)
+    return { url: sqliteUrl, dialect: 'sqlite', drop: async () => {} };
   const name = `alerting_test_${randomBytes(6).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(postgresLaneUrl);
@@ -22,7 +25,10 @@ export async function createTestDatabase(sqliteUrl = 'sqlite::memory:'): Promise
   return {
     url: url.toString(),
     dialect: 'postgres',
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      admin((c) =>
+        c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+      ).then(() => undefined),
   };
 }
 

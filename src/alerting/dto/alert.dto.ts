@@ -25,7 +25,10 @@ const CUSTOM_DETAILS_MAX_BYTES = 64 * 1024;
 @ValidatorConstraint({ name: 'customDetailsSize' })
 class CustomDetailsSize implements ValidatorConstraintInterface {
   validate(value: unknown) {
-    return Buffer.byteLength(JSON.stringify(value ?? {}), 'utf8') <= CUSTOM_DETAILS_MAX_BYTES;
+    return (
+      Buffer.byteLength(JSON.stringify(value ?? {}), 'utf8') <=
+      CUSTOM_DETAILS_MAX_BYTES
+    );
   }
   defaultMessage() {
     return 'customDetails must be at most 64 KiB serialized';
@@ -35,7 +38,10 @@ class CustomDetailsSize implements ValidatorConstraintInterface {
 @ValidatorConstraint({ name: 'duration' })
 class IsDurationValue implements ValidatorConstraintInterface {
   validate(value: unknown) {
-    return (typeof value === 'string' || typeof value === 'number') && parseDuration(value) !== null;
+    return (
+      (typeof value === 'string' || typeof value === 'number') &&
+      parseDuration(value) !== null
+    );
   }
   defaultMessage() {
     return 'resolveTimeout must be a duration like 30s, 5m, 4h, 1d or milliseconds';
@@ -44,7 +50,10 @@ class IsDurationValue implements ValidatorConstraintInterface {
 
 export class LinkDto {
   @ApiProperty({ example: 'https://runbooks.example.com/high-failure-rate' })
-  @IsUrl({ require_tld: false, require_protocol: true }, { message: 'href must be an absolute URL' })
+  @IsUrl(
+    { require_tld: false, require_protocol: true },
+    { message: 'href must be an absolute URL' },
+  )
   href: string;
 
   @ApiPropertyOptional({ example: 'Runbook', maxLength: 255 })
@@ -54,16 +63,27 @@ export class LinkDto {
   text?: string;
 }
 
-const upper = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.toUpperCase() : value);
+const upper = ({ value }: { value: unknown }) =>
+  typeof value === 'string' ? value.toUpperCase() : value;
 
 /** The alert of CONTRACT §2: every rule here is a 400 naming the field. */
 export class AlertDto implements AlertInput {
-  @ApiProperty({ enum: SEVERITIES, description: 'any case', example: 'CRITICAL' })
+  @ApiProperty({
+    enum: SEVERITIES,
+    description: 'any case',
+    example: 'CRITICAL',
+  })
   @Transform(upper)
-  @IsIn(SEVERITIES, { message: `severity must be one of ${SEVERITIES.join(', ')}` })
+  @IsIn(SEVERITIES, {
+    message: `severity must be one of ${SEVERITIES.join(', ')}`,
+  })
   severity: Severity;
 
-  @ApiProperty({ minLength: 1, maxLength: 255, example: 'production-hybrid-routing-high-failure-rate' })
+  @ApiProperty({
+    minLength: 1,
+    maxLength: 255,
+    example: 'production-hybrid-routing-high-failure-rate',
+  })
   @IsString()
   @Length(1, 255)
   alarmName: string;
@@ -84,24 +104,41 @@ export class AlertDto implements AlertInput {
   @IsNumber({ allowNaN: false, allowInfinity: false })
   currentValue?: number;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'ISO 8601; default now' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'ISO 8601; default now',
+  })
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'timestamp must be an ISO 8601 date' })
+  @IsISO8601(
+    { strict: true },
+    { message: 'timestamp must be an ISO 8601 date' },
+  )
   timestamp?: string;
 
-  @ApiPropertyOptional({ description: 'default APP_ENV', example: 'production', maxLength: 64 })
+  @ApiPropertyOptional({
+    description: 'default APP_ENV',
+    example: 'production',
+    maxLength: 64,
+  })
   @IsOptional()
   @IsString()
   @Length(1, 64)
   environment?: string;
 
-  @ApiPropertyOptional({ maxLength: 8192, example: 'Success rate has fallen below 95%. Current: 85%' })
+  @ApiPropertyOptional({
+    maxLength: 8192,
+    example: 'Success rate has fallen below 95%. Current: 85%',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(8192)
   description?: string;
 
-  @ApiPropertyOptional({ type: [String], maxItems: 20, example: ['Check hybrid routing health status'] })
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 20,
+    example: ['Check hybrid routing health status'],
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(20)
@@ -114,7 +151,10 @@ export class AlertDto implements AlertInput {
   @IsIn(['firing', 'resolved'])
   status?: 'firing' | 'resolved';
 
-  @ApiPropertyOptional({ maxLength: 255, description: 'default alarmName-metricName (alarmName without a metric)' })
+  @ApiPropertyOptional({
+    maxLength: 255,
+    description: 'default alarmName-metricName (alarmName without a metric)',
+  })
   @IsOptional()
   @IsString()
   @Length(1, 255)
@@ -126,7 +166,10 @@ export class AlertDto implements AlertInput {
   @MaxLength(255)
   source?: string;
 
-  @ApiPropertyOptional({ maxLength: 255, description: 'default ALERT_COMPONENT' })
+  @ApiPropertyOptional({
+    maxLength: 255,
+    description: 'default ALERT_COMPONENT',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(255)
@@ -152,13 +195,20 @@ export class AlertDto implements AlertInput {
   @Type(() => LinkDto)
   links?: LinkDto[];
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: '≤ 64 KiB serialized' })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: '≤ 64 KiB serialized',
+  })
   @IsOptional()
   @IsObject()
   @Validate(CustomDetailsSize)
   customDetails?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'number' }], example: '4h' })
+  @ApiPropertyOptional({
+    oneOf: [{ type: 'string' }, { type: 'number' }],
+    example: '4h',
+  })
   @IsOptional()
   @Validate(IsDurationValue)
   resolveTimeout?: string | number;
@@ -173,7 +223,10 @@ export class TemplateAlertDto {
   @IsNumber({ allowNaN: false, allowInfinity: false })
   threshold: number;
 
-  @ApiPropertyOptional({ description: 'default APP_ENV', example: 'production' })
+  @ApiPropertyOptional({
+    description: 'default APP_ENV',
+    example: 'production',
+  })
   @IsOptional()
   @IsString()
   @Length(1, 64)

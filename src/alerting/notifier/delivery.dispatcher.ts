@@ -10,7 +10,11 @@ import {
 import { SchedulerRegistry } from '@nestjs/schedule';
 import type { AlertingConfig } from '../../config/alerting.config.js';
 import { DatabaseService } from '../../database/database.service.js';
-import { ALERTING_CONFIG, ALERTING_OPTIONS, type AlertingModuleOptions } from '../alerting.options.js';
+import {
+  ALERTING_CONFIG,
+  ALERTING_OPTIONS,
+  type AlertingModuleOptions,
+} from '../alerting.options.js';
 import { AlertingMetrics } from '../alerting.metrics.js';
 import { CLOCK, type Clock } from '../clock.js';
 import { Delivery } from './delivery.entity.js';
@@ -38,7 +42,9 @@ const CLAIM_SQL = `
  * become claimable again when the lease runs out.
  */
 @Injectable()
-export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DeliveryDispatcher
+  implements OnApplicationBootstrap, OnApplicationShutdown
+{
   private readonly logger = new Logger(DeliveryDispatcher.name);
   private readonly instanceId = randomUUID();
   private readonly notifiers: Map<string, Notifier>;
@@ -63,7 +69,9 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
     if (!this.db.isPostgres) {
       // One process owns a SQLite file, so leases left by a killed predecessor are void.
       await this.db.tx((m) =>
-        m.query(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE state = 'pending'`),
+        m.query(
+          `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE state = 'pending'`,
+        ),
       );
     }
     if (this.options.schedule !== false) {
@@ -83,8 +91,11 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
   async drain(timeoutMs: number): Promise<void> {
     this.stopped = true;
     const name = `alerting-dispatcher-${this.instanceId}`;
-    if (this.scheduler.doesExist('interval', name)) this.scheduler.deleteInterval(name);
-    const timeout = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+    if (this.scheduler.doesExist('interval', name))
+      this.scheduler.deleteInterval(name);
+    const timeout = new Promise((resolve) =>
+      setTimeout(resolve, timeoutMs).unref(),
+    );
     await Promise.race([Promise.allSettled([...this.inflight]), timeout]);
   }
 
@@ -112,11 +123,16 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
         for (const row of rows) {
           const p: Promise<void> = this.deliver(row)
             // The row keeps its lease and is retried when it runs out; never crash the process.
-            .catch((error: Error) => this.logger.error(`delivery ${row.id} not recorded: ${error.message}`))
+            .catch((error: Error) =>
+              this.logger.error(
+                `delivery ${row.id} not recorded: ${error.message}`,
+              ),
+            )
             .finally(() => {
               this.inflight.delete(p);
               // Refill in batches: a claim per finished delivery would cost a transaction each.
-              if (this.inflight.size <= this.config.delivery.concurrency / 2) this.wake();
+              if (this.inflight.size <= this.config.delivery.concurrency / 2)
+                this.wake();
             });
           this.inflight.add(p);
         }
@@ -131,8 +147,13 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
 
   private async claim(limit: number): Promise<Delivery[]> {
     const now = this.clock.now();
-    const leaseUntil = new Date(now.getTime() + this.config.delivery.leaseMs).toISOString();
-    const sql = CLAIM_SQL.replace('__LOCK__', this.db.isPostgres ? 'FOR UPDATE SKIP LOCKED' : '');
+    const leaseUntil = new Date(
+      now.getTime() + this.config.delivery.leaseMs,
+    ).toISOString();
+    const sql = CLAIM_SQL.replace(
+      '__LOCK__',
+      this.db.isPostgres ? 'FOR UPDATE SKIP LOCKED' : '',
+    );
     return this.db.tx(async (m) => {
       const ids = await this.db.query<{ id: number | string }>(m, sql, [
         this.instanceId,
@@ -155,7 +176,11 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
     const notifier = this.notifiers.get(row.notifier);
     const attempts = row.attempts + 1;
     if (!notifier) {
-      await this.finish(row, { state: 'dead', attempts, lastError: `notifier ${row.notifier} is not enabled` });
+      await this.finish(row, {
+        state: 'dead',
+        attempts,
+        lastError: `notifier ${row.notifier} is not enabled`,
+      });
       return;
     }
     try {
@@ -176,13 +201,20 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
         lastResponse: result?.response ?? null,
       });
       this.metrics?.notification(row.notifier, row.action, 'delivered');
-      this.metrics?.deliveryLatency(row.notifier, (now.getTime() - Date.parse(row.createdAt)) / 1000);
+      this.metrics?.deliveryLatency(
+        row.notifier,
+        (now.getTime() - Date.parse(row.createdAt)) / 1000,
+      );
     } catch (error) {
       await this.failed(row, attempts, error);
     }
   }
 
-  private async failed(row: Delivery, attempts: number, error: unknown): Promise<void> {
+  private async failed(
+    row: Delivery,
+    attempts: number,
+    error: unknown,
+  ): Promise<void> {
     const e = error instanceof NotifierError ? error : null;
     const retryable = e ? e.retryable : true;
     const message = (error as Error)?.message ?? String(error);
@@ -190,13 +222,25 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
     const age = now.getTime() - Date.parse(row.createdAt);
     const lastResponse = e?.details?.body ?? null;
     if (!retryable || age >= this.config.delivery.maxAgeMs) {
-      const reason = retryable ? `gave up after ${attempts} attempts over 24h: ${message}` : message;
-      await this.finish(row, { state: 'dead', attempts, lastError: reason, lastResponse });
+      const reason = retryable
+        ? `gave up after ${attempts} attempts over 24h: ${message}`
+        : message;
+      await this.finish(row, {
+        state: 'dead',
+        attempts,
+        lastError: reason,
+        lastResponse,
+      });
       this.metrics?.notification(row.notifier, row.action, 'dead');
-      this.logger.warn(`delivery ${row.id} (${row.notifier} ${row.action} ${row.dedupKey}) is dead: ${reason}`);
+      this.logger.warn(
+        `delivery ${row.id} (${row.notifier} ${row.action} ${row.dedupKey}) is dead: ${reason}`,
+      );
       return;
     }
-    const delay = Math.max(this.backoff(attempts), e?.details?.retryAfterMs ?? 0);
+    const delay = Math.max(
+      this.backoff(attempts),
+      e?.details?.retryAfterMs ?? 0,
+    );
     await this.finish(row, {
       state: 'pending',
       attempts,
@@ -205,7 +249,9 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
       nextAttemptAt: new Date(now.getTime() + delay).toISOString(),
     });
     this.metrics?.notification(row.notifier, row.action, 'retry');
-    this.logger.warn(`delivery ${row.id} (${row.notifier} ${row.action}) failed, retry in ${delay} ms: ${message}`);
+    this.logger.warn(
+      `delivery ${row.id} (${row.notifier} ${row.action}) failed, retry in ${delay} ms: ${message}`,
+    );
   }
 
   /**
@@ -214,19 +260,31 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
    * reclaimed and sent again by another instance while this one is still alive. Only a dead
    * instance stops renewing, so only a crash can cause a second delivery.
    */
-  private async holdingLease<T>(row: Delivery, send: () => Promise<T>): Promise<T> {
-    const renew = setInterval(() => {
-      const leaseUntil = new Date(this.clock.now().getTime() + this.config.delivery.leaseMs).toISOString();
-      this.db
-        .tx((m) =>
-          this.db.query(m, 'UPDATE deliveries SET lease_until = $3 WHERE id = $1 AND lease_owner = $2', [
-            row.id,
-            this.instanceId,
-            leaseUntil,
-          ]),
-        )
-        .catch((error: Error) => this.logger.warn(`lease renewal of delivery ${row.id} failed: ${error.message}`));
-    }, Math.max(50, Math.floor(this.config.delivery.leaseMs / 3)));
+  private async holdingLease<T>(
+    row: Delivery,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    const renew = setInterval(
+      () => {
+        const leaseUntil = new Date(
+          this.clock.now().getTime() + this.config.delivery.leaseMs,
+        ).toISOString();
+        this.db
+          .tx((m) =>
+            this.db.query(
+              m,
+              'UPDATE deliveries SET lease_until = $3 WHERE id = $1 AND lease_owner = $2',
+              [row.id, this.instanceId, leaseUntil],
+            ),
+          )
+          .catch((error: Error) =>
+            this.logger.warn(
+              `lease renewal of delivery ${row.id} failed: ${error.message}`,
+            ),
+          );
+      },
+      Math.max(50, Math.floor(this.config.delivery.leaseMs / 3)),
+    );
     try {
       return await send();
     } finally {
@@ -237,12 +295,18 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
   /** Exponential, capped, with "equal jitter": never zero, never in lockstep. */
   private backoff(attempts: number): number {
     const { retryBaseMs, retryMaxMs } = this.config.delivery;
-    const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(attempts - 1, 30));
+    const ceiling = Math.min(
+      retryMaxMs,
+      retryBaseMs * 2 ** Math.min(attempts - 1, 30),
+    );
     return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
 
   /** Only while we still hold the lease: a row reclaimed after our lease ran out is not ours to write. */
-  private async finish(row: Delivery, changes: Partial<Delivery>): Promise<void> {
+  private async finish(
+    row: Delivery,
+    changes: Partial<Delivery>,
+  ): Promise<void> {
     const next = { ...row, ...changes };
     await this.db.tx((m) =>
       this.db.query(
@@ -257,7 +321,9 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
           next.attempts,
           next.nextAttemptAt,
           next.lastError,
-          next.lastResponse === null || next.lastResponse === undefined ? null : JSON.stringify(next.lastResponse),
+          next.lastResponse === null || next.lastResponse === undefined
+            ? null
+            : JSON.stringify(next.lastResponse),
           next.deliveredAt,
         ],
       ),

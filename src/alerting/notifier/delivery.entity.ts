@@ -14,16 +14,27 @@ export class Delivery {
   @PrimaryGeneratedColumn('increment') id: number;
   @Column({ type: 'varchar', length: 32 }) notifier: string;
   @Column({ name: 'dedup_key', type: 'varchar', length: 512 }) dedupKey: string;
-  @Column({ name: 'incident_id', type: 'varchar', length: 36 }) incidentId: string;
+  @Column({ name: 'incident_id', type: 'varchar', length: 36 })
+  incidentId: string;
   @Column({ type: 'varchar', length: 16 }) action: NotificationAction;
-  @Column({ type: 'simple-json' }) payload: Pick<NotificationEvent, 'incident' | 'routingKey'>;
+  @Column({ type: 'simple-json' }) payload: Pick<
+    NotificationEvent,
+    'incident' | 'routingKey'
+  >;
   @Column({ type: 'varchar', length: 16 }) state: DeliveryState;
   @Column({ type: 'integer' }) attempts: number;
-  @Column({ name: 'next_attempt_at', type: 'varchar', length: 32 }) nextAttemptAt: string;
-  @Column({ name: 'lease_owner', type: 'varchar', length: 64, nullable: true }) leaseOwner: string | null;
-  @Column({ name: 'lease_until', type: 'varchar', length: 32, nullable: true }) leaseUntil: string | null;
-  @Column({ name: 'last_error', type: 'text', nullable: true }) lastError: string | null;
-  @Column({ name: 'last_response', type: 'simple-json', nullable: true }) lastResponse: unknown;
-  @Column({ name: 'created_at', type: 'varchar', length: 32 }) createdAt: string;
-  @Column({ name: 'delivered_at', type: 'varchar', length: 32, nullable: true }) deliveredAt: string | null;
+  @Column({ name: 'next_attempt_at', type: 'varchar', length: 32 })
+  nextAttemptAt: string;
+  @Column({ name: 'lease_owner', type: 'varchar', length: 64, nullable: true })
+  leaseOwner: string | null;
+  @Column({ name: 'lease_until', type: 'varchar', length: 32, nullable: true })
+  leaseUntil: string | null;
+  @Column({ name: 'last_error', type: 'text', nullable: true }) lastError:
+    string | null;
+  @Column({ name: 'last_response', type: 'simple-json', nullable: true })
+  lastResponse: unknown;
+  @Column({ name: 'created_at', type: 'varchar', length: 32 })
+  createdAt: string;
+  @Column({ name: 'delivered_at', type: 'varchar', length: 32, nullable: true })
+  deliveredAt: string | null;
 }

@@ -1,5 +1,8 @@
 import { HttpService } from '@nestjs/axios';
-import type { AlertingConfig, NotifierName } from '../../config/alerting.config.js';
+import type {
+  AlertingConfig,
+  NotifierName,
+} from '../../config/alerting.config.js';
 import { PagerDutyClient } from '../../pagerduty/pagerduty.client.js';
 import { PagerDutyNotifier } from '../../pagerduty/pagerduty.notifier.js';
 import { LogNotifier } from './log.notifier.js';
@@ -19,7 +22,10 @@ export async function createNotifiers(
     switch (name) {
       case 'pagerduty':
         return new PagerDutyNotifier({
-          client: new PagerDutyClient({ http: http.axiosRef, eventsUrl: config.pagerduty.eventsUrl }),
+          client: new PagerDutyClient({
+            http: http.axiosRef,
+            eventsUrl: config.pagerduty.eventsUrl,
+          }),
           eventOptions: {
             awsRegion: config.aws.region,
             cloudwatchDashboardName: config.links.cloudwatchDashboardName,
@@ -38,7 +44,11 @@ export async function createNotifiers(
           import('@aws-sdk/client-sns'),
         ]);
         // The dispatcher owns retries (backoff, ordering, the 24 h limit); SDK retries would multiply them.
-        const client = new SNSClient({ region: config.aws.region, endpoint: config.aws.endpointUrl, maxAttempts: 1 });
+        const client = new SNSClient({
+          region: config.aws.region,
+          endpoint: config.aws.endpointUrl,
+          maxAttempts: 1,
+        });
         return new SnsNotifier({ topicArn: config.sns.topicArn!, client });
       }
       case 'webhook':
@@ -47,9 +57,15 @@ export async function createNotifiers(
         return new LogNotifier();
     }
   };
-  const notifiers = [...(await Promise.all(config.notifiers.map(build))), ...extra];
+  const notifiers = [
+    ...(await Promise.all(config.notifiers.map(build))),
+    ...extra,
+  ];
   const names = notifiers.map((n) => n.name);
   const twice = names.filter((n, i) => names.indexOf(n) !== i);
-  if (twice.length > 0) throw new Error(`notifier names must be unique; repeated: ${twice.join(', ')}`);
+  if (twice.length > 0)
+    throw new Error(
+      `notifier names must be unique; repeated: ${twice.join(', ')}`,
+    );
   return notifiers;
 }

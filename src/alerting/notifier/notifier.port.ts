@@ -63,7 +63,11 @@ export class NotifierError extends Error {
     message: string,
     /** true: network error, timeout, 408, 429, 5xx. false: final (400 and other 4xx) */
     readonly retryable: boolean,
-    readonly details?: { status?: number; body?: unknown; retryAfterMs?: number },
+    readonly details?: {
+      status?: number;
+      body?: unknown;
+      retryAfterMs?: number;
+    },
   ) {
     super(message);
     this.name = 'NotifierError';

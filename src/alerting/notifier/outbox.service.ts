@@ -7,7 +7,11 @@ import { Incident } from '../incident.entity.js';
 import { toSnapshot } from '../incident.snapshot.js';
 import { Delivery } from './delivery.entity.js';
 import { DeliveryDispatcher } from './delivery.dispatcher.js';
-import { NOTIFIER, type NotificationAction, type Notifier } from './notifier.port.js';
+import {
+  NOTIFIER,
+  type NotificationAction,
+  type Notifier,
+} from './notifier.port.js';
 
 /** Writes notifier events in the caller's transaction; wakes the dispatcher after commit. */
 @Injectable()
@@ -23,9 +27,17 @@ export class OutboxService {
     this.names = notifiers.map((n) => n.name);
   }
 
-  async enqueue(m: EntityManager, incident: Incident, action: NotificationAction, now: string): Promise<void> {
+  async enqueue(
+    m: EntityManager,
+    incident: Incident,
+    action: NotificationAction,
+    now: string,
+  ): Promise<void> {
     if (this.names.length === 0) return;
-    const payload = { incident: toSnapshot(incident), routingKey: incident.routingKey };
+    const payload = {
+      incident: toSnapshot(incident),
+      routingKey: incident.routingKey,
+    };
     for (const notifier of this.names) {
       await this.db.insert(m, Delivery, {
         notifier,
@@ -49,12 +61,24 @@ export class OutboxService {
   /** Puts a dead delivery back in the queue, due now; its attempts are kept for the record. */
   async retry(id: number): Promise<Delivery> {
     const row = await this.db.tx(async (m) => {
-      const found = Number.isSafeInteger(id) ? await m.findOneBy(Delivery, { id }) : null;
-      if (!found) throw new AlertingError('not-found', `no delivery with id ${id}`);
-      if (found.state !== 'dead') throw new AlertingError('conflict', `delivery ${id} is ${found.state}, not dead`);
+      const found = Number.isSafeInteger(id)
+        ? await m.findOneBy(Delivery, { id })
+        : null;
+      if (!found)
+        throw new AlertingError('not-found', `no delivery with id ${id}`);
+      if (found.state !== 'dead')
+        throw new AlertingError(
+          'conflict',
+          `delivery ${id} is ${found.state}, not dead`,
+        );
       const now = this.clock.now().toISOString();
       // The 24 h give-up window restarts: an operator asked for another day of tries.
-      const changes = { state: 'pending' as const, nextAttemptAt: now, createdAt: now, lastError: found.lastError };
+      const changes = {
+        state: 'pending' as const,
+        nextAttemptAt: now,
+        createdAt: now,
+        lastError: found.lastError,
+      };
       await m.update(Delivery, { id, state: 'dead' }, changes);
       return Object.assign(found, changes);
     });

@@ -1,5 +1,9 @@
 import type { AxiosInstance } from 'axios';
-import { NotifierError, type NotificationEvent, type Notifier } from './notifier.port.js';
+import {
+  NotifierError,
+  type NotificationEvent,
+  type Notifier,
+} from './notifier.port.js';
 
 /** JSON POST of each transition to `WEBHOOK_URL`; any 2xx is success. */
 export class WebhookNotifier implements Notifier {
@@ -30,10 +34,16 @@ export class WebhookNotifier implements Notifier {
       status = res.status;
       data = res.data;
     } catch (error) {
-      throw new NotifierError(`webhook unreachable: ${(error as Error).message}`, true);
+      throw new NotifierError(
+        `webhook unreachable: ${(error as Error).message}`,
+        true,
+      );
     }
     if (status >= 200 && status < 300) return { response: { status } };
     const retryable = status === 408 || status === 429 || status >= 500;
-    throw new NotifierError(`webhook answered ${status}`, retryable, { status, body: data });
+    throw new NotifierError(`webhook answered ${status}`, retryable, {
+      status,
+      body: data,
+    });
   }
 }

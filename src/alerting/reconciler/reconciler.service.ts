@@ -1,8 +1,9 @@
-import type {
-  DescribeAlarmsCommandOutput,
-} from '@aws-sdk/client-cloudwatch';
+import type { DescribeAlarmsCommandOutput } from '@aws-sdk/client-cloudwatch';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CLOUDWATCH_CLIENT, type CloudWatchAccess } from '../../cloudwatch/cloudwatch.providers.js';
+import {
+  CLOUDWATCH_CLIENT,
+  type CloudWatchAccess,
+} from '../../cloudwatch/cloudwatch.providers.js';
 import type { AlertingConfig } from '../../config/alerting.config.js';
 import { DatabaseService } from '../../database/database.service.js';
 import {

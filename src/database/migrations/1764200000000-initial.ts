@@ -4,7 +4,10 @@ const TEXT_TS = 'varchar(32)';
 
 function schema(dialect: 'sqlite' | 'postgres'): string[] {
   const double = dialect === 'postgres' ? 'double precision' : 'real';
-  const serial = dialect === 'postgres' ? 'bigserial PRIMARY KEY' : 'integer PRIMARY KEY AUTOINCREMENT';
+  const serial =
+    dialect === 'postgres'
+      ? 'bigserial PRIMARY KEY'
+      : 'integer PRIMARY KEY AUTOINCREMENT';
   return [
     `CREATE TABLE incidents (
       id varchar(36) PRIMARY KEY,
@@ -82,12 +85,18 @@ export class Initial1764200000000 implements MigrationInterface {
   name = 'Initial1764200000000';
 
   async up(runner: QueryRunner): Promise<void> {
-    const dialect = runner.connection.options.type === 'postgres' ? 'postgres' : 'sqlite';
+    const dialect =
+      runner.connection.options.type === 'postgres' ? 'postgres' : 'sqlite';
     for (const sql of schema(dialect)) await runner.query(sql);
   }
 
   async down(runner: QueryRunner): Promise<void> {
-    for (const table of ['settings', 'deliveries', 'incident_events', 'incidents']) {
+    for (const table of [
+      'settings',
+      'deliveries',
+      'incident_events',
+      'incidents',
+    ]) {
       await runner.query(`DROP TABLE ${table}`);
     }
   }

@@ -13,7 +13,9 @@ export class SnsMessages1764305100000 implements MigrationInterface {
       outcome varchar(16) NOT NULL,
       received_at varchar(32) NOT NULL
     )`);
-    await runner.query(`CREATE INDEX ix_sns_messages_received ON sns_messages (received_at)`);
+    await runner.query(
+      `CREATE INDEX ix_sns_messages_received ON sns_messages (received_at)`,
+    );
   }
 
   async down(runner: QueryRunner): Promise<void> {

@@ -3,4 +3,8 @@ import { SnsMessages1764305100000 } from './1764305100000-sns-messages.js';
 import { KeyTransitions1764400000000 } from './1764400000000-key-transitions.js';
 
 /** Every migration, oldest first. A host app reusing its own connection lists these. */
-export const alertingMigrations = [Initial1764200000000, SnsMessages1764305100000, KeyTransitions1764400000000];
+export const alertingMigrations = [
+  Initial1764200000000,
+  SnsMessages1764305100000,
+  KeyTransitions1764400000000,
+];
