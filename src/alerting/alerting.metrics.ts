@@ -23,7 +23,7 @@ export class AlertingMetrics {
   });
   private readonly notifications = new Counter({
     name: 'alerting_notifications_total',
-    help: 'Delivery attempts by notifier, action and outcome (delivered, retry, dead)',
+    help: 'Delivery outcomes by notifier and action: delivered, retry, throttled (held by our rate limit, not sent), dead',
     labelNames: ['notifier', 'action', 'outcome'],
     registers: [this.registry],
   });
@@ -85,7 +85,7 @@ export class AlertingMetrics {
   notification(
     notifier: string,
     action: string,
-    outcome: 'delivered' | 'retry' | 'dead',
+    outcome: 'delivered' | 'retry' | 'throttled' | 'dead',
   ): void {
     this.notifications.inc({ notifier, action, outcome });
   }

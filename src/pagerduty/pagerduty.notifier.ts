@@ -73,7 +73,7 @@ export class PagerDutyNotifier implements Notifier {
       throw new NotifierError(
         `PagerDuty rate limit reached (${rate} events per minute per routing key); next slot in ${take.retryAfterMs} ms`,
         true,
-        { retryAfterMs: take.retryAfterMs },
+        { retryAfterMs: take.retryAfterMs, throttled: true },
       );
     }
   }

@@ -30,6 +30,7 @@ const CLAIM_SQL = `
         SELECT 1 FROM deliveries p
         WHERE p.state = 'pending' AND p.notifier = d.notifier AND p.dedup_key = d.dedup_key AND p.id < d.id
       )
+      __PAUSED__
     ORDER BY d.next_attempt_at, d.id
     LIMIT $4 __LOCK__
   )
@@ -49,6 +50,7 @@ export class DeliveryDispatcher
   private readonly instanceId = randomUUID();
   private readonly notifiers: Map<string, Notifier>;
   private readonly inflight = new Set<Promise<void>>();
+  private readonly pausedUntil = new Map<string, number>();
   private running = false;
   private again = false;
   private stopped = false;
@@ -150,9 +152,17 @@ export class DeliveryDispatcher
     const leaseUntil = new Date(
       now.getTime() + this.config.delivery.leaseMs,
     ).toISOString();
+    const paused = [...this.pausedUntil]
+      .filter(([, until]) => until > now.getTime())
+      .map(([notifier]) => notifier);
     const sql = CLAIM_SQL.replace(
       '__LOCK__',
       this.db.isPostgres ? 'FOR UPDATE SKIP LOCKED' : '',
+    ).replace(
+      '__PAUSED__',
+      paused.length > 0
+        ? `AND d.notifier NOT IN (${paused.map((_, i) => `$${i + 5}`).join(', ')})`
+        : '',
     );
     return this.db.tx(async (m) => {
       const ids = await this.db.query<{ id: number | string }>(m, sql, [
@@ -160,6 +170,7 @@ export class DeliveryDispatcher
         leaseUntil,
         now.toISOString(),
         limit,
+        ...paused,
       ]);
       if (ids.length === 0) return [];
       const list = ids.map((r) => Number(r.id));
@@ -237,10 +248,20 @@ export class DeliveryDispatcher
       );
       return;
     }
-    const delay = Math.max(
-      this.backoff(attempts),
-      e?.details?.retryAfterMs ?? 0,
-    );
+    const retryAfterMs = e?.details?.retryAfterMs ?? 0;
+    // A throttled notifier (its own rate limit, or a 429) is left alone until then: claiming
+    // its other rows now would only fail them too, over and over, through a whole storm.
+    if (retryAfterMs > 0) this.pause(row.notifier, retryAfterMs);
+    if (e?.details?.throttled) {
+      await this.finish(row, {
+        state: 'pending',
+        lastError: message,
+        nextAttemptAt: new Date(now.getTime() + retryAfterMs).toISOString(),
+      });
+      this.metrics?.notification(row.notifier, row.action, 'throttled');
+      return;
+    }
+    const delay = Math.max(this.backoff(attempts), retryAfterMs);
     await this.finish(row, {
       state: 'pending',
       attempts,
@@ -290,6 +311,13 @@ export class DeliveryDispatcher
     } finally {
       clearInterval(renew);
     }
+  }
+
+  private pause(notifier: string, ms: number): void {
+    const until = this.clock.now().getTime() + ms;
+    if ((this.pausedUntil.get(notifier) ?? 0) >= until) return;
+    this.pausedUntil.set(notifier, until);
+    setTimeout(() => this.wake(), ms).unref();
   }
 
   /** Exponential, capped, with "equal jitter": never zero, never in lockstep. */

@@ -67,6 +67,8 @@ export class NotifierError extends Error {
       status?: number;
       body?: unknown;
       retryAfterMs?: number;
+      /** held back by the adapter's own rate limit: nothing was sent, so it is not an attempt */
+      throttled?: boolean;
     },
   ) {
     super(message);
