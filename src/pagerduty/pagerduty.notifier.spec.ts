@@ -201,6 +201,7 @@ describe(PagerDutyNotifier.name, () => {
     expect((limited as NotifierError).retryable).toBe(true);
     expect((limited as NotifierError).details).toEqual({
       retryAfterMs: 30_000,
+      throttled: true,
     });
     expect((limited as NotifierError).message).not.toContain(KEY);
 
