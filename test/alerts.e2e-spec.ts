@@ -280,6 +280,49 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
     await pd.waitFor((r) => r.length === 50);
   });
 
+  it('applies a batch in order when it repeats, resolves and reopens one key', async () => {
+    const a = alert();
+    const key = `${a.alarmName}-ErrorRate`;
+    const res = await t.api
+      .post('/v1/alerts')
+      .send([
+        a,
+        { ...a, currentValue: 12 },
+        { ...a, status: 'resolved' },
+        a,
+        alert(),
+      ])
+      .expect(202);
+    expect(res.body.results.map((r: { action: string }) => r.action)).toEqual([
+      'triggered',
+      'deduplicated',
+      'resolved',
+      'triggered',
+      'triggered',
+    ]);
+    const [first, , , reopened] = res.body.results;
+    expect(reopened.incidentId).not.toBe(first.incidentId);
+    const incidents = await t.dataSource
+      .getRepository(Incident)
+      .find({ where: { dedupKey: key }, order: { createdAt: 'ASC' } });
+    const byId = new Map(incidents.map((i) => [i.id, i]));
+    expect(byId.get(first.incidentId)).toMatchObject({
+      status: 'resolved',
+      occurrences: 2,
+      currentValue: 12,
+    });
+    expect(byId.get(reopened.incidentId)).toMatchObject({
+      status: 'triggered',
+      occurrences: 1,
+    });
+    await pd.waitFor((r) => r.filter((e) => e.dedupKey === key).length === 3);
+    expect(pd.eventsFor(key).map((e) => e.body.event_action)).toEqual([
+      'trigger',
+      'resolve',
+      'trigger',
+    ]);
+  });
+
   describe('event limits', () => {
     it('cuts the summary to 1024 code points (1023 + …)', async () => {
       const a = alert({ description: '🚀'.repeat(2000) });

@@ -5,7 +5,8 @@ import type { AlertingConfig } from '../config/alerting.config.js';
 import { parseDuration } from '../config/duration.js';
 import {
   DatabaseService,
-  isUniqueViolation,
+  isRetryableConflict,
+  TxWriter,
 } from '../database/database.service.js';
 import type { IngestItem, IngestResult, Severity } from './alert.types.js';
 import { ALERTING_CONFIG } from './alerting.options.js';
@@ -64,11 +65,17 @@ export class IncidentService {
     const now = this.clock.now().toISOString();
     const alerts = items.map((item) => this.normalize(item, now));
     const routingKey = await this.routingKeys.current();
-    const results = await this.withUniqueRetry(() =>
+    const results = await this.withConflictRetry(() =>
       this.db.tx(async (m) => {
+        const w = new TxWriter(this.db, m);
+        const open = await this.prefetchOpen(
+          w,
+          alerts.map((a) => a.dedupKey),
+        );
         const out: IngestResult[] = [];
         for (const alert of alerts)
-          out.push(await this.apply(m, alert, now, routingKey));
+          out.push(await this.apply(w, open, alert, now, routingKey));
+        await w.flush();
         return out;
       }),
     );
@@ -94,8 +101,10 @@ export class IncidentService {
         { id: open.id },
         { status: 'acknowledged', acknowledgedAt: now },
       );
-      await this.timeline(m, open.id, now, 'acknowledged', { by: 'api' });
-      await this.outbox.enqueue(m, open, 'acknowledge', now);
+      const w = new TxWriter(this.db, m);
+      this.timeline(w, open.id, now, 'acknowledged', { by: 'api' });
+      this.outbox.enqueue(w, open, 'acknowledge', now);
+      await w.flush();
       return open;
     });
     this.outbox.committed();
@@ -109,7 +118,9 @@ export class IncidentService {
     const incident = await this.db.tx(async (m) => {
       const open = await this.findOpen(m, dedupKey);
       if (!open) throw await this.closedOrUnknown(m, dedupKey);
-      await this.close(m, open, this.clock.now().toISOString(), reason);
+      const w = new TxWriter(this.db, m);
+      await this.close(w, open, this.clock.now().toISOString(), reason);
+      await w.flush();
       return open;
     });
     this.outbox.committed();
@@ -137,29 +148,37 @@ export class IncidentService {
       if (rows.length === 0) return false;
       const incident = await m.findOneByOrFail(Incident, { id: incidentId });
       if (!stillStale(incident)) return false;
-      return this.close(
-        m,
+      const w = new TxWriter(this.db, m);
+      const closed = await this.close(
+        w,
         incident,
         this.clock.now().toISOString(),
         reason,
         detail,
       );
+      await w.flush();
+      return closed;
     });
     if (done) this.outbox.committed();
     return done;
   }
 
+  /**
+   * `openByKey` holds the batch's open incidents, read once at its start (locked on
+   * PostgreSQL) and kept current as the batch opens and closes them.
+   */
   private async apply(
-    m: EntityManager,
+    w: TxWriter,
+    openByKey: Map<string, Incident>,
     alert: NormalizedAlert,
     now: string,
     routingKey: string | null,
   ): Promise<IngestResult> {
-    const open = await this.findOpen(m, alert.dedupKey);
+    const open = openByKey.get(alert.dedupKey) ?? null;
     // Out-of-order delivery (SNS retries, EventBridge) must not reopen or re-resolve.
     if (
       alert.transitionAt &&
-      !(await this.recordTransition(m, alert.dedupKey, alert.transitionAt))
+      !(await this.recordTransition(w, alert.dedupKey, alert.transitionAt))
     ) {
       return {
         dedupKey: alert.dedupKey,
@@ -169,7 +188,7 @@ export class IncidentService {
     }
     if (alert.recordOnly) {
       if (open) {
-        await this.timeline(m, open.id, now, 'recorded', {
+        this.timeline(w, open.id, now, 'recorded', {
           source: alert.ingestSource,
           description: alert.description,
         });
@@ -188,7 +207,8 @@ export class IncidentService {
           action: 'ignored',
         };
       if (alert.transitionAt) open.lastTransitionAt = alert.transitionAt;
-      await this.close(m, open, now, 'alert', { source: alert.ingestSource });
+      await this.close(w, open, now, 'alert', { source: alert.ingestSource });
+      openByKey.delete(alert.dedupKey);
       return {
         dedupKey: alert.dedupKey,
         incidentId: open.id,
@@ -196,8 +216,7 @@ export class IncidentService {
       };
     }
     if (open) {
-      await this.db.query(
-        m,
+      await w.query(
         `UPDATE incidents SET occurrences = occurrences + 1, last_seen_at = $2, severity = $3,
            current_value = $4, threshold = $5, description = $6, last_transition_at = $7
          WHERE id = $1`,
@@ -211,6 +230,15 @@ export class IncidentService {
           alert.transitionAt ?? open.lastTransitionAt,
         ],
       );
+      Object.assign(open, {
+        occurrences: open.occurrences + 1,
+        lastSeenAt: now,
+        severity: alert.severity,
+        currentValue: alert.currentValue ?? open.currentValue,
+        threshold: alert.threshold ?? open.threshold,
+        description: alert.description ?? open.description,
+        lastTransitionAt: alert.transitionAt ?? open.lastTransitionAt,
+      });
       return {
         dedupKey: alert.dedupKey,
         incidentId: open.id,
@@ -249,11 +277,12 @@ export class IncidentService {
       resolvedAt: null,
       resolveReason: null,
     };
-    await this.db.insert(m, Incident, incident);
-    await this.timeline(m, incident.id, now, 'triggered', {
+    w.insert(Incident, incident);
+    openByKey.set(alert.dedupKey, incident);
+    this.timeline(w, incident.id, now, 'triggered', {
       source: alert.ingestSource,
     });
-    await this.outbox.enqueue(m, incident, 'trigger', now);
+    this.outbox.enqueue(w, incident, 'trigger', now);
     return {
       dedupKey: alert.dedupKey,
       incidentId: incident.id,
@@ -262,13 +291,14 @@ export class IncidentService {
   }
 
   private async close(
-    m: EntityManager,
+    w: TxWriter,
     incident: Incident,
     now: string,
     reason: ResolveReason,
     detail: Record<string, unknown> = {},
   ): Promise<boolean> {
-    const result = await m.update(
+    await w.flush();
+    const result = await w.manager.update(
       Incident,
       { id: incident.id, openKey: incident.dedupKey },
       {
@@ -286,8 +316,8 @@ export class IncidentService {
       resolvedAt: now,
       resolveReason: reason,
     });
-    await this.timeline(m, incident.id, now, 'resolved', { reason, ...detail });
-    await this.outbox.enqueue(m, incident, 'resolve', now);
+    this.timeline(w, incident.id, now, 'resolved', { reason, ...detail });
+    this.outbox.enqueue(w, incident, 'resolve', now);
     return true;
   }
 
@@ -296,26 +326,47 @@ export class IncidentService {
    * one already applied. Conditional upsert, so concurrent writers keep the newest.
    */
   private async recordTransition(
-    m: EntityManager,
+    w: TxWriter,
     dedupKey: string,
     at: string,
   ): Promise<boolean> {
-    const [row] = await this.db.query<{ last_transition_at: string }>(
-      m,
+    const [row] = await w.query<{ last_transition_at: string }>(
       this.db.forUpdate(
         'SELECT last_transition_at FROM key_transitions WHERE dedup_key = $1',
       ),
       [dedupKey],
     );
     if (row && at < row.last_transition_at) return false;
-    await this.db.query(
-      m,
+    await w.query(
       `INSERT INTO key_transitions (dedup_key, last_transition_at) VALUES ($1, $2)
        ON CONFLICT (dedup_key) DO UPDATE SET last_transition_at = excluded.last_transition_at
        WHERE excluded.last_transition_at > key_transitions.last_transition_at`,
       [dedupKey, at],
     );
     return true;
+  }
+
+  /** The open incidents of a batch's keys in one read per 500 keys, locked on PostgreSQL. */
+  private async prefetchOpen(
+    w: TxWriter,
+    keys: string[],
+  ): Promise<Map<string, Incident>> {
+    const unique = [...new Set(keys)];
+    const open = new Map<string, Incident>();
+    for (let i = 0; i < unique.length; i += 500) {
+      const part = unique.slice(i, i + 500);
+      const rows = await w.query(
+        this.db.forUpdate(
+          `SELECT * FROM incidents WHERE open_key IN (${part.map((_, n) => `$${n + 1}`).join(', ')}) ORDER BY open_key`,
+        ),
+        part,
+      );
+      for (const row of rows) {
+        const incident = this.db.fromRow(Incident, row);
+        open.set(incident.dedupKey, incident);
+      }
+    }
+    return open;
   }
 
   private async findOpen(
@@ -354,13 +405,13 @@ export class IncidentService {
   }
 
   private timeline(
-    m: EntityManager,
+    w: TxWriter,
     incidentId: string,
     at: string,
     type: string,
     detail: Record<string, unknown>,
-  ) {
-    return this.db.insert(m, IncidentEvent, {
+  ): void {
+    w.insert(IncidentEvent, {
       id: randomUUID(),
       incidentId,
       at,
@@ -369,13 +420,16 @@ export class IncidentService {
     });
   }
 
-  /** PostgreSQL: two instances creating the same key race on the open-key index; the loser retries as a dedup. */
-  private async withUniqueRetry<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * PostgreSQL: two instances creating the same key race on the open-key index (the loser
+   * retries as a dedup), and two batches waiting on each other's keys deadlock (one retries).
+   */
+  private async withConflictRetry<T>(work: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await work();
       } catch (error) {
-        if (!isUniqueViolation(error) || attempt >= 5) throw error;
+        if (!isRetryableConflict(error) || attempt >= 5) throw error;
       }
     }
   }

@@ -165,6 +165,36 @@ export class DatabaseService {
     );
   }
 
+  /** One multi-row INSERT per chunk: a batch of alerts costs a few statements, not four per alert. */
+  async insertMany<T extends ObjectLiteral>(
+    manager: EntityManager,
+    entity: EntityTarget<T>,
+    rows: Partial<T>[],
+  ): Promise<void> {
+    const table = this.table(entity);
+    const width = table.insertable.length;
+    // SQLite binds at most 32 766 parameters a statement
+    const chunk = Math.max(1, Math.floor(30_000 / width));
+    for (let start = 0; start < rows.length; start += chunk) {
+      const part = rows.slice(start, start + chunk);
+      const values = part
+        .map(
+          (_, r) =>
+            `(${table.insertable.map((_, c) => `$${r * width + c + 1}`).join(', ')})`,
+        )
+        .join(', ');
+      await this.query(
+        manager,
+        `INSERT INTO ${table.name} (${table.insertable.map((c) => c.databaseName).join(', ')}) VALUES ${values}`,
+        part.flatMap((row) =>
+          table.insertable.map((c) =>
+            toDatabase(c, row[c.propertyName as keyof T]),
+          ),
+        ),
+      );
+    }
+  }
+
   /** The entity object of a raw row (`SELECT *`), JSON columns parsed, numbers as numbers. */
   fromRow<T extends ObjectLiteral>(
     entity: EntityTarget<T>,
@@ -204,6 +234,47 @@ export class DatabaseService {
   }
 }
 
+/**
+ * The writes of one transaction: INSERTs are buffered and flushed as multi-row
+ * statements; any other statement, and the end of the unit of work, flushes them first,
+ * so reads and updates always see every row written before them.
+ */
+export class TxWriter {
+  private readonly pending = new Map<
+    EntityTarget<ObjectLiteral>,
+    Partial<ObjectLiteral>[]
+  >();
+
+  constructor(
+    private readonly db: DatabaseService,
+    readonly manager: EntityManager,
+  ) {}
+
+  insert<T extends ObjectLiteral>(
+    entity: EntityTarget<T>,
+    values: Partial<T>,
+  ): void {
+    const rows = this.pending.get(entity) ?? [];
+    rows.push(values);
+    this.pending.set(entity, rows);
+  }
+
+  async query<T = Record<string, unknown>>(
+    sql: string,
+    params: unknown[],
+  ): Promise<T[]> {
+    await this.flush();
+    return this.db.query<T>(this.manager, sql, params);
+  }
+
+  async flush(): Promise<void> {
+    const batches = [...this.pending.entries()];
+    this.pending.clear();
+    for (const [entity, rows] of batches)
+      await this.db.insertMany(this.manager, entity, rows);
+  }
+}
+
 interface TableSql {
   name: string;
   columns: ColumnMetadata[];
@@ -230,8 +301,22 @@ function fromDatabase(column: ColumnMetadata, value: unknown): unknown {
   return value;
 }
 
-export function isUniqueViolation(error: unknown): boolean {
+function errorCode(error: unknown): string | undefined {
   const e = error as { code?: string; driverError?: { code?: string } };
-  const code = e?.driverError?.code ?? e?.code;
+  return e?.driverError?.code ?? e?.code;
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  const code = errorCode(error);
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/**
+ * Worth running the whole transaction again: a lost race on the open-key index, or
+ * PostgreSQL aborting one of two batches that wait on each other's keys (deadlock,
+ * serialization failure).
+ */
+export function isRetryableConflict(error: unknown): boolean {
+  const code = errorCode(error);
+  return isUniqueViolation(error) || code === '40P01' || code === '40001';
 }

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
-import { DatabaseService } from '../../database/database.service.js';
+import {
+  DatabaseService,
+  type TxWriter,
+} from '../../database/database.service.js';
 import { AlertingError } from '../alerting.errors.js';
 import { CLOCK, type Clock } from '../clock.js';
 import { Incident } from '../incident.entity.js';
@@ -27,19 +29,20 @@ export class OutboxService {
     this.names = notifiers.map((n) => n.name);
   }
 
-  async enqueue(
-    m: EntityManager,
+  /** Buffered in the caller's transaction writer; it is flushed before the commit. */
+  enqueue(
+    w: TxWriter,
     incident: Incident,
     action: NotificationAction,
     now: string,
-  ): Promise<void> {
+  ): void {
     if (this.names.length === 0) return;
     const payload = {
       incident: toSnapshot(incident),
       routingKey: incident.routingKey,
     };
     for (const notifier of this.names) {
-      await this.db.insert(m, Delivery, {
+      w.insert(Delivery, {
         notifier,
         dedupKey: incident.dedupKey,
         incidentId: incident.id,
