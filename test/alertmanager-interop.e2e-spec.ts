@@ -6,9 +6,9 @@ import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import { freePort } from './support/server-process.js';
 import {
   createTestApp,
-  ROUTING_KEY,
   TEST_API_KEY,
   type TestApp,
+  pagerDutyEnv,
 } from './support/test-app.js';
 
 /** The Debian package names it prometheus-alertmanager; upstream tarballs, alertmanager. */
@@ -56,11 +56,7 @@ describe('a real Prometheus Alertmanager delivering to POST /v1/alertmanager (e2
     await pd.start();
     t = await createTestApp({
       env: {
-        APP_ENV: 'production',
-        NOTIFIERS: 'pagerduty',
-        PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
-        PAGERDUTY_EVENTS_URL: pd.url,
-        PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
+        ...pagerDutyEnv(pd),
       },
     });
     await t.app.listen(0, '127.0.0.1');

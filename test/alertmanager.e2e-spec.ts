@@ -6,6 +6,7 @@ import {
   createTestApp,
   ROUTING_KEY,
   type TestApp,
+  pagerDutyEnv,
 } from './support/test-app.js';
 
 const fixture = (name: string) =>
@@ -43,11 +44,7 @@ describe('POST /v1/alertmanager (e2e)', () => {
     await pd.start();
     t = await createTestApp({
       env: {
-        APP_ENV: 'production',
-        NOTIFIERS: 'pagerduty',
-        PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
-        PAGERDUTY_EVENTS_URL: pd.url,
-        PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
+        ...pagerDutyEnv(pd),
       },
     });
   });

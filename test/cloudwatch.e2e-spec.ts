@@ -3,8 +3,8 @@ import { CloudWatchFake } from './fakes/cloudwatch.fake.js';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import {
   createTestApp,
-  ROUTING_KEY,
   type TestApp,
+  pagerDutyEnv,
 } from './support/test-app.js';
 import { Incident } from '../src/alerting/incident.entity.js';
 import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
@@ -48,11 +48,7 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
     await pd.start();
     t = await createTestApp({
       env: {
-        APP_ENV: 'production',
-        NOTIFIERS: 'pagerduty',
-        PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
-        PAGERDUTY_EVENTS_URL: pd.url,
-        PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
+        ...pagerDutyEnv(pd),
       },
     });
   });

@@ -4,18 +4,12 @@ import {
   createTestApp,
   ROUTING_KEY,
   type TestApp,
+  pagerDutyEnv,
 } from './support/test-app.js';
 import { IncidentService } from '../src/alerting/incident.service.js';
 import { IncidentEvent } from '../src/alerting/incident-event.entity.js';
 import { Incident } from '../src/alerting/incident.entity.js';
 import { ReconcilerService } from '../src/alerting/reconciler/reconciler.service.js';
-
-const pagerDutyEnv = (pd: FakePagerDuty) => ({
-  NOTIFIERS: 'pagerduty',
-  PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
-  PAGERDUTY_EVENTS_URL: pd.url,
-  PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
-});
 
 const resolvesOf = (pd: FakePagerDuty) =>
   pd.received

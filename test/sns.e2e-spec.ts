@@ -8,6 +8,7 @@ import {
   createTestApp,
   ROUTING_KEY,
   type TestApp,
+  pagerDutyEnv,
 } from './support/test-app.js';
 import { Incident } from '../src/alerting/incident.entity.js';
 import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
@@ -122,11 +123,7 @@ describe('POST /v1/sns (e2e)', () => {
     trap = await startTrap();
     t = await createTestApp({
       env: {
-        APP_ENV: 'production',
-        NOTIFIERS: 'pagerduty',
-        PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
-        PAGERDUTY_EVENTS_URL: pd.url,
-        PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
+        ...pagerDutyEnv(pd),
         SNS_CERT_URL_PATTERN: signer.certUrlPattern.source,
         SNS_TOPIC_ARNS: `${TOPIC},${TOPIC_B}`,
       },

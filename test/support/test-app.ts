@@ -11,6 +11,17 @@ import { createTestDatabase, type TestDatabase } from './test-database.js';
 export const TEST_API_KEY = 'test-api-key-0123456789';
 export const ROUTING_KEY = '0123456789abcdef0123456789abcdef';
 
+/** Production settings delivering to a fake PagerDuty, without the per-key rate limit. */
+export function pagerDutyEnv(pd: { url: string }): Record<string, string> {
+  return {
+    APP_ENV: 'production',
+    NOTIFIERS: 'pagerduty',
+    PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
+    PAGERDUTY_EVENTS_URL: pd.url,
+    PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
+  };
+}
+
 export interface TestApp {
   app: NestFastifyApplication;
   dataSource: DataSource;
