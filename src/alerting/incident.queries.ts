@@ -64,6 +64,23 @@ function encodeCursor(createdAt: string, id: string | number): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
 }
 
+/** `limit + 1` rows were read: the extra one only says whether a next page exists. */
+function toPage<R extends { createdAt: string; id: string | number }, V>(
+  rows: R[],
+  limit: number,
+  view: (row: R) => V,
+): Page<V> {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return {
+    items: items.map(view),
+    nextCursor:
+      rows.length > limit && last
+        ? encodeCursor(last.createdAt, last.id)
+        : null,
+  };
+}
+
 function decodeCursor(cursor: string): [string, string | number] {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -106,16 +123,7 @@ export class IncidentQueries {
           { createdAt, id },
         );
       }
-      const rows = await q.getMany();
-      const items = rows.slice(0, limit);
-      const last = items[items.length - 1];
-      return {
-        items: items.map(incidentView),
-        nextCursor:
-          rows.length > limit && last
-            ? encodeCursor(last.createdAt, last.id)
-            : null,
-      };
+      return toPage(await q.getMany(), limit, incidentView);
     });
   }
 
@@ -170,16 +178,7 @@ export class IncidentQueries {
         .limit(limit + 1);
       if (cursor)
         q.andWhere('d.id < :id', { id: Number(decodeCursor(cursor)[1]) });
-      const rows = await q.getMany();
-      const items = rows.slice(0, limit);
-      const last = items[items.length - 1];
-      return {
-        items: items.map(deliveryView),
-        nextCursor:
-          rows.length > limit && last
-            ? encodeCursor(last.createdAt, last.id)
-            : null,
-      };
+      return toPage(await q.getMany(), limit, deliveryView);
     });
   }
 }
