@@ -52,6 +52,8 @@ export class DeliveryDispatcher
   private readonly inflight = new Set<Promise<void>>();
   private readonly pausedUntil = new Map<string, number>();
   private running = false;
+  /** the claim loop in progress, if any: a drain waits for the rows it is claiming */
+  private loopDone: Promise<void> = Promise.resolve();
   private again = false;
   private stopped = false;
 
@@ -90,15 +92,29 @@ export class DeliveryDispatcher
     await this.drain(10_000);
   }
 
+  /**
+   * A claim may be in progress when the drain starts: its rows are leased by the time it
+   * returns, so the drain waits for it and then for every delivery it started. Returning
+   * earlier would let the database close under them, leaving their leases to run out
+   * (30 s by default) before another instance, or the next start on PostgreSQL, sends them.
+   */
   async drain(timeoutMs: number): Promise<void> {
     this.stopped = true;
     const name = `alerting-dispatcher-${this.instanceId}`;
     if (this.scheduler.doesExist('interval', name))
       this.scheduler.deleteInterval(name);
-    const timeout = new Promise((resolve) =>
-      setTimeout(resolve, timeoutMs).unref(),
-    );
-    await Promise.race([Promise.allSettled([...this.inflight]), timeout]);
+    const settled = (async () => {
+      await this.loopDone;
+      while (this.inflight.size > 0)
+        await Promise.allSettled(this.inflight);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+    });
+    await Promise.race([settled, timeout]);
+    clearTimeout(timer);
   }
 
   get inflightCount(): number {
@@ -112,7 +128,9 @@ export class DeliveryDispatcher
       return;
     }
     this.running = true;
-    setImmediate(() => void this.loop());
+    this.loopDone = new Promise((resolve) =>
+      setImmediate(() => void this.loop().finally(resolve)),
+    );
   }
 
   private async loop(): Promise<void> {

@@ -1,0 +1,135 @@
+import type { SchedulerRegistry } from '@nestjs/schedule';
+import type { AlertingConfig } from '../../config/alerting.config.js';
+import type { AlertingModuleOptions } from '../alerting.options.js';
+import type { DatabaseService } from '../../database/database.service.js';
+import { DeliveryDispatcher } from './delivery.dispatcher.js';
+import type { Delivery } from './delivery.entity.js';
+import type { NotificationEvent, Notifier } from './notifier.port.js';
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const row = (id: number): Partial<Delivery> => ({
+  id,
+  notifier: 'test',
+  dedupKey: `key-${id}`,
+  action: 'trigger',
+  payload: { incident: { dedupKey: `key-${id}` } as never },
+  state: 'pending',
+  attempts: 0,
+  createdAt: new Date().toISOString(),
+});
+
+/**
+ * A database that answers the dispatcher's three statements (claim, read the claimed rows,
+ * record the outcome) and lets the test hold the claim open.
+ */
+class ScriptedDatabase {
+  readonly isPostgres = false;
+  claims: Array<ReturnType<typeof deferred<Array<{ id: number }>>>> = [];
+  claimStarted = deferred<void>();
+  recorded: Array<{ id: unknown; state: unknown }> = [];
+  closed = false;
+
+  tx<T>(work: (m: unknown) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('database closed'));
+    return work({});
+  }
+
+  async query(_m: unknown, sql: string, params: unknown[]): Promise<unknown[]> {
+    if (this.closed) throw new Error('database closed');
+    if (sql.includes('RETURNING id')) {
+      const claim = deferred<Array<{ id: number }>>();
+      this.claims.push(claim);
+      this.claimStarted.resolve();
+      return claim.promise;
+    }
+    if (sql.startsWith('SELECT * FROM deliveries'))
+      return params.map((id) => row(Number(id)));
+    if (sql.includes('SET state')) {
+      this.recorded.push({ id: params[0], state: params[2] });
+      return [];
+    }
+    return [];
+  }
+
+  fromRow<T>(_entity: unknown, r: T): T {
+    return r;
+  }
+}
+
+describe('DeliveryDispatcher.drain', () => {
+  const config = {
+    delivery: {
+      retryBaseMs: 10,
+      retryMaxMs: 100,
+      maxAgeMs: 60_000,
+      leaseMs: 30_000,
+      pollIntervalMs: 1_000,
+      concurrency: 8,
+    },
+  } as AlertingConfig;
+  const scheduler = {
+    doesExist: () => false,
+    deleteInterval: () => undefined,
+    addInterval: () => undefined,
+  } as unknown as SchedulerRegistry;
+
+  const dispatcherOn = (db: ScriptedDatabase, notifier: Notifier) =>
+    new DeliveryDispatcher(
+      db as unknown as DatabaseService,
+      [notifier],
+      config,
+      { schedule: false } as AlertingModuleOptions,
+      { now: () => new Date() },
+      scheduler,
+    );
+
+  it('waits for a claim in progress and the deliveries it starts before returning', async () => {
+    const db = new ScriptedDatabase();
+    const sent: NotificationEvent[] = [];
+    const notifier: Notifier = {
+      name: 'test',
+      send: async (event) => {
+        await new Promise((r) => setTimeout(r, 50));
+        sent.push(event);
+      },
+    };
+    const dispatcher = dispatcherOn(db, notifier);
+
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    // SIGTERM arrives while the claim transaction is still running.
+    const drained = dispatcher.drain(5_000).then(() => (db.closed = true));
+    db.claims[0].resolve([{ id: 1 }, { id: 2 }]);
+    await drained;
+
+    expect(sent.map((e) => e.deliveryId)).toEqual(['1', '2']);
+    expect(db.recorded).toEqual([
+      { id: 1, state: 'delivered' },
+      { id: 2, state: 'delivered' },
+    ]);
+    // Stopped: nothing claims again after the drain.
+    expect(db.claims).toHaveLength(1);
+  });
+
+  it('gives up on a delivery that outlasts the bound, leaving its lease to run out', async () => {
+    const db = new ScriptedDatabase();
+    const notifier: Notifier = {
+      name: 'test',
+      send: () => new Promise(() => undefined), // PagerDuty never answers
+    };
+    const dispatcher = dispatcherOn(db, notifier);
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 7 }]);
+    const started = Date.now();
+    await dispatcher.drain(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(dispatcher.inflightCount).toBe(1);
+    expect(db.recorded).toEqual([]);
+  });
+});
