@@ -4,7 +4,11 @@ import type { AlertingModuleOptions } from '../alerting.options.js';
 import type { DatabaseService } from '../../database/database.service.js';
 import { DeliveryDispatcher } from './delivery.dispatcher.js';
 import type { Delivery } from './delivery.entity.js';
-import type { NotificationEvent, Notifier } from './notifier.port.js';
+import {
+  NotifierError,
+  type NotificationEvent,
+  type Notifier,
+} from './notifier.port.js';
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
@@ -131,5 +135,37 @@ describe('DeliveryDispatcher.drain', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect(dispatcher.inflightCount).toBe(1);
     expect(db.recorded).toEqual([]);
+  });
+
+  it('does not scan the backlog while its only notifier is throttled', async () => {
+    const db = new ScriptedDatabase();
+    let sends = 0;
+    const notifier: Notifier = {
+      name: 'test',
+      send: () => {
+        sends += 1;
+        return Promise.reject(
+          new NotifierError('rate limited', true, {
+            retryAfterMs: 60_000,
+            throttled: true,
+          }),
+        );
+      },
+    };
+    const dispatcher = dispatcherOn(db, notifier);
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 1 }]);
+    await vi.waitFor(() => expect(db.recorded).toHaveLength(1));
+    expect(db.recorded[0]).toEqual({ id: 1, state: 'pending' });
+
+    // A storm: every commit wakes the dispatcher; none of them may claim.
+    for (let i = 0; i < 20; i++) {
+      dispatcher.wake();
+      await new Promise((r) => setImmediate(r));
+    }
+    await dispatcher.drain(1_000);
+    expect(db.claims).toHaveLength(1);
+    expect(sends).toBe(1);
   });
 });

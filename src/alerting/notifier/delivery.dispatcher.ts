@@ -173,6 +173,13 @@ export class DeliveryDispatcher
     const paused = [...this.pausedUntil]
       .filter(([, until]) => until > now.getTime())
       .map(([notifier]) => notifier);
+    // Every notifier throttled (PagerDuty's rate limit in a storm): the claim would scan the
+    // whole due backlog, once per commit, to return nothing. The pause's own timer wakes us.
+    if (
+      paused.length > 0 &&
+      [...this.notifiers.keys()].every((name) => paused.includes(name))
+    )
+      return [];
     const sql = CLAIM_SQL.replace(
       '__LOCK__',
       this.db.isPostgres ? 'FOR UPDATE SKIP LOCKED' : '',
