@@ -47,7 +47,10 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
     expect(res.body.results).toEqual([
       {
         dedupKey: golden.event.dedup_key,
-        incidentId: expect.any(String),
+        // time-ordered (UUIDv7): new rows append to the primary-key index
+        incidentId: expect.stringMatching(
+          /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+        ),
         action: 'triggered',
       },
     ]);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../database/uuid7.js';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { AlertingConfig } from '../config/alerting.config.js';
@@ -246,7 +246,7 @@ export class IncidentService {
       };
     }
     const incident: Incident = {
-      id: randomUUID(),
+      id: uuidv7(),
       dedupKey: alert.dedupKey,
       openKey: alert.dedupKey,
       status: 'triggered',
@@ -412,7 +412,7 @@ export class IncidentService {
     detail: Record<string, unknown>,
   ): void {
     w.insert(IncidentEvent, {
-      id: randomUUID(),
+      id: uuidv7(),
       incidentId,
       at,
       type,
