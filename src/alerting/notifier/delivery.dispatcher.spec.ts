@@ -168,4 +168,36 @@ describe('DeliveryDispatcher.drain', () => {
     expect(db.claims).toHaveLength(1);
     expect(sends).toBe(1);
   });
+
+  it('never sends a row twice from one instance when its lease runs out mid-send', async () => {
+    const db = new ScriptedDatabase();
+    const answer = deferred<void>();
+    const sent: string[] = [];
+    const notifier: Notifier = {
+      name: 'test',
+      send: async (event) => {
+        sent.push(event.deliveryId);
+        await answer.promise;
+      },
+    };
+    const dispatcher = dispatcherOn(db, notifier);
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 1 }]);
+    await vi.waitFor(() => expect(sent).toEqual(['1']));
+
+    // The clock jumped past the lease: the next claim hands row 1 back, beside row 2.
+    dispatcher.wake();
+    await vi.waitFor(() => expect(db.claims).toHaveLength(2));
+    db.claims[1].resolve([{ id: 1 }, { id: 2 }]);
+    await vi.waitFor(() => expect(sent).toEqual(['1', '2']));
+
+    answer.resolve();
+    await dispatcher.drain(1_000);
+    expect(sent).toEqual(['1', '2']);
+    expect(db.recorded).toEqual([
+      { id: 1, state: 'delivered' },
+      { id: 2, state: 'delivered' },
+    ]);
+  });
 });

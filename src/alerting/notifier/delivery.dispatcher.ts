@@ -49,7 +49,8 @@ export class DeliveryDispatcher
   private readonly logger = new Logger(DeliveryDispatcher.name);
   private readonly instanceId = randomUUID();
   private readonly notifiers: Map<string, Notifier>;
-  private readonly inflight = new Set<Promise<void>>();
+  /** deliveries in flight, by outbox row id */
+  private readonly inflight = new Map<number, Promise<void>>();
   private readonly pausedUntil = new Map<string, number>();
   private running = false;
   /** the claim loop in progress, if any: a drain waits for the rows it is claiming */
@@ -106,7 +107,7 @@ export class DeliveryDispatcher
     const settled = (async () => {
       await this.loopDone;
       while (this.inflight.size > 0)
-        await Promise.allSettled(this.inflight);
+        await Promise.allSettled(this.inflight.values());
     })();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise((resolve) => {
@@ -141,6 +142,10 @@ export class DeliveryDispatcher
         if (free <= 0) break;
         const rows = await this.claim(free);
         for (const row of rows) {
+          // Our own lease ran out while we were still sending (the clock stepped forward,
+          // or the loop stalled): the row is ours and its outcome is coming. Sending it
+          // again from this instance would page twice.
+          if (this.inflight.has(row.id)) continue;
           const p: Promise<void> = this.deliver(row)
             // The row keeps its lease and is retried when it runs out; never crash the process.
             .catch((error: Error) =>
@@ -149,12 +154,12 @@ export class DeliveryDispatcher
               ),
             )
             .finally(() => {
-              this.inflight.delete(p);
+              this.inflight.delete(row.id);
               // Refill in batches: a claim per finished delivery would cost a transaction each.
               if (this.inflight.size <= this.config.delivery.concurrency / 2)
                 this.wake();
             });
-          this.inflight.add(p);
+          this.inflight.set(row.id, p);
         }
         if (rows.length < free && !this.again) break;
       }
