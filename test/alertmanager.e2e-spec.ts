@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { IncidentService } from '../src/alerting/incident.service.js';
 import { Incident } from '../src/alerting/incident.entity.js';
@@ -194,11 +195,18 @@ describe('POST /v1/alertmanager (e2e)', () => {
     vi.spyOn(t.app.get(IncidentService), 'ingest').mockRejectedValueOnce(
       new Error('SQLITE_BUSY: database is locked'),
     );
+    const logged = vi.spyOn(Logger.prototype, 'error');
 
     const res = await t.api
       .post('/v1/alertmanager')
       .send(group(FIRING, 'retry00000000001'))
       .expect(503);
+    // one line for the operator, with the cause; none of it in the answer
+    expect(logged).toHaveBeenCalledTimes(1);
+    expect(String(logged.mock.calls[0][0])).toMatch(
+      /alerts could not be stored[\s\S]*caused by: Error: SQLITE_BUSY: database is locked/,
+    );
+    logged.mockRestore();
 
     expect(res.body).toEqual({
       statusCode: 503,

@@ -39,8 +39,7 @@ export class AlertingExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const { status, message, headers } = this.describe(exception);
-    if (status >= 500)
-      this.logger.error((exception as Error)?.stack ?? String(exception));
+    if (status >= 500) this.logger.error(stackOf(exception));
     for (const [k, v] of Object.entries(headers)) void reply.header(k, v);
     void reply
       .status(status)
@@ -86,4 +85,11 @@ export class AlertingExceptionFilter implements ExceptionFilter {
     }
     return { status: 500, message: 'internal error', headers: {} };
   }
+}
+
+/** The stack, and the cause's below it: one log line says what failed and why. */
+function stackOf(exception: unknown): string {
+  const own = (exception as Error)?.stack ?? String(exception);
+  const cause = (exception as Error)?.cause;
+  return cause === undefined ? own : `${own}\ncaused by: ${stackOf(cause)}`;
 }

@@ -5,7 +5,6 @@ import {
   HttpCode,
   HttpException,
   Inject,
-  Logger,
   Post,
 } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -27,8 +26,6 @@ import {
 @ApiTags('alertmanager')
 @Controller('v1/alertmanager')
 export class AlertmanagerController {
-  private readonly logger = new Logger('Alertmanager');
-
   constructor(
     private readonly incidents: IncidentService,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
@@ -72,13 +69,12 @@ export class AlertmanagerController {
     } catch (error) {
       if (error instanceof HttpException || error instanceof AlertingError)
         throw error;
-      // A 500 would be final for Alertmanager and drop the group; the database coming back cures this.
-      this.logger.error(
-        `storing ${items.length} alert(s) failed; answering 503 so Alertmanager retries: ${(error as Error)?.stack ?? String(error)}`,
-      );
+      // A 500 would be final for Alertmanager and drop the group; the database coming back
+      // cures this. The exception filter logs the cause with the 503.
       throw new AlertingError(
         'unavailable',
         'alerts could not be stored right now; retry',
+        { cause: error },
       );
     }
   }
