@@ -65,7 +65,7 @@ class ScriptedDatabase {
   }
 }
 
-describe('DeliveryDispatcher.drain', () => {
+describe('DeliveryDispatcher', () => {
   const config = {
     delivery: {
       retryBaseMs: 10,
