@@ -32,6 +32,8 @@ export class DatabaseService {
   private readonly queue: Queued[] = [];
   private readonly tables = new Map<EntityTarget<ObjectLiteral>, TableSql>();
   private draining = false;
+  private readonly statements = new Map<string, RawStatement>();
+  private statementsOf?: RawSqlite;
 
   constructor(@InjectDataSource() readonly dataSource: DataSource) {
     this.dialect =
@@ -96,15 +98,16 @@ export class DatabaseService {
     )[] = [];
     try {
       await runner.startTransaction();
+      const m = runner.manager;
       for (const item of group) {
-        await runner.query('SAVEPOINT unit');
+        await this.query(m, 'SAVEPOINT unit', []);
         try {
-          const value = await item.work(runner.manager);
-          await runner.query('RELEASE unit');
+          const value = await item.work(m);
+          await this.query(m, 'RELEASE unit', []);
           outcomes.push({ ok: true, value });
         } catch (error) {
-          await runner.query('ROLLBACK TO unit');
-          await runner.query('RELEASE unit');
+          await this.query(m, 'ROLLBACK TO unit', []);
+          await this.query(m, 'RELEASE unit', []);
           outcomes.push({ ok: false, error });
         }
       }
@@ -143,7 +146,51 @@ export class DatabaseService {
       ordered.push(params[Number(n) - 1]);
       return '?';
     });
-    return manager.query(rewritten, ordered);
+    return (
+      this.sqliteRun(rewritten, ordered) ?? manager.query(rewritten, ordered)
+    );
+  }
+
+  /**
+   * A statement straight on better-sqlite3's one connection (so inside whatever
+   * transaction TypeORM opened on it), prepared once: TypeORM's runner wraps every call in
+   * subscriber broadcasts and promises that cost as much as the insert itself. Undefined
+   * when the driver is not better-sqlite3 (a host app's own connection).
+   */
+  private sqliteRun<T>(
+    sql: string,
+    params: unknown[],
+  ): Promise<T[]> | undefined {
+    const connection = (
+      this.dataSource.driver as { databaseConnection?: RawSqlite }
+    ).databaseConnection;
+    if (typeof connection?.prepare !== 'function') return undefined;
+    if (connection !== this.statementsOf) {
+      // the DataSource was re-initialized: statements of the old connection are dead
+      this.statements.clear();
+      this.statementsOf = connection;
+    }
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      try {
+        statement = connection.prepare(sql);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+      this.statements.set(sql, statement);
+      // batch INSERTs differ in row count: keep the cache bounded (oldest out first)
+      if (this.statements.size > 200)
+        this.statements.delete(this.statements.keys().next().value!);
+    }
+    try {
+      const bound = params.map((p) => (typeof p === 'boolean' ? Number(p) : p));
+      if (statement.reader)
+        return Promise.resolve(statement.all(...bound) as T[]);
+      statement.run(...bound);
+      return Promise.resolve([]);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   /**
@@ -273,6 +320,15 @@ export class TxWriter {
     for (const [entity, rows] of batches)
       await this.db.insertMany(this.manager, entity, rows);
   }
+}
+
+interface RawStatement {
+  reader: boolean;
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): unknown;
+}
+interface RawSqlite {
+  prepare(sql: string): RawStatement;
 }
 
 interface TableSql {
