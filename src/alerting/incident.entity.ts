@@ -9,7 +9,16 @@ export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
  */
 @Entity('incidents')
 @Index('ix_incidents_dedup_key', ['dedupKey', 'createdAt'])
-@Index('ix_incidents_status_last_seen', ['status', 'lastSeenAt'])
+@Index('ix_incidents_status', ['status'])
+@Index('ix_incidents_open_default', ['lastSeenAt', 'id'], {
+  where: 'open_key IS NOT NULL AND resolve_timeout_ms IS NULL',
+})
+@Index('ix_incidents_open_override', ['lastSeenAt', 'id'], {
+  where: 'open_key IS NOT NULL AND resolve_timeout_ms IS NOT NULL',
+})
+@Index('ix_incidents_open_alarm', ['id'], {
+  where: 'open_key IS NOT NULL AND alarm_arn IS NOT NULL',
+})
 export class Incident {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
   @Column({ name: 'dedup_key', type: 'varchar', length: 512 }) dedupKey: string;

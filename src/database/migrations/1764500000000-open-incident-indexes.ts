@@ -1,0 +1,43 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * The reconciler's reads of open incidents walked the whole incidents table (resolved
+ * ones included) every tick. Partial indexes hold only open incidents, in the order the
+ * reconciler reads them; (status) alone still serves the list API and the metrics count,
+ * and is not rewritten by every deduplicated alert as (status, last_seen_at) was.
+ */
+export class OpenIncidentIndexes1764500000000 implements MigrationInterface {
+  name = 'OpenIncidentIndexes1764500000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP INDEX ix_incidents_status_last_seen');
+    await runner.query(
+      'CREATE INDEX ix_incidents_status ON incidents (status)',
+    );
+    await runner.query(
+      `CREATE INDEX ix_incidents_open_default ON incidents (last_seen_at, id)
+       WHERE open_key IS NOT NULL AND resolve_timeout_ms IS NULL`,
+    );
+    await runner.query(
+      `CREATE INDEX ix_incidents_open_override ON incidents (last_seen_at, id)
+       WHERE open_key IS NOT NULL AND resolve_timeout_ms IS NOT NULL`,
+    );
+    await runner.query(
+      `CREATE INDEX ix_incidents_open_alarm ON incidents (id)
+       WHERE open_key IS NOT NULL AND alarm_arn IS NOT NULL`,
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    for (const name of [
+      'ix_incidents_open_alarm',
+      'ix_incidents_open_override',
+      'ix_incidents_open_default',
+      'ix_incidents_status',
+    ])
+      await runner.query(`DROP INDEX ${name}`);
+    await runner.query(
+      'CREATE INDEX ix_incidents_status_last_seen ON incidents (status, last_seen_at)',
+    );
+  }
+}
