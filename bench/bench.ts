@@ -174,6 +174,23 @@ async function main() {
     );
     bare.child.kill('SIGKILL');
 
+    // The floor: the same endpoint doing only the durable writes, then also the delivery.
+    const floorRun = async (name: string, env: Record<string, string>) => {
+      const floor = await startProcess('dist-bench/bench/floor.main.js', {
+        FLOOR_DATABASE: join(dir, `${name}.sqlite`),
+        ...env,
+      });
+      const result = await load(floor.url, () => JSON.stringify(alert(name)));
+      floor.child.kill('SIGKILL');
+      return result;
+    };
+    const floorWrites = await floorRun('floor', {});
+    const floorChecked = await floorRun('floor-checked', { FLOOR_CHECKS: '1' });
+    const floorDelivered = await floorRun('floor-delivered', {
+      FLOOR_PD_URL: pd.url,
+    });
+    pd.reset();
+
     const svc = await startProcess('dist/main.js', {
       DATABASE_URL: `sqlite:${join(dir, 'bench.sqlite')}`,
       APP_ENV: 'production',
@@ -239,6 +256,10 @@ async function main() {
       '',
       `baseline bare NestJS+Fastify POST      ${fmt(bareSingle.rps)} req/s (p99 ${bareSingle.p99} ms)`,
       `baseline bare, 100-alert bodies        ${fmt(bareBatch.rps * 100)} alerts/s`,
+      `floor: bare + only the 3 inserts of a new incident, group commit (raw better-sqlite3):`,
+      `  writes                               ${fmt(floorWrites.rps)} req/s (p99 ${floorWrites.p99} ms)  ratio ${(floorWrites.rps / bareSingle.rps).toFixed(2)}x of bare`,
+      `  writes + class-validator of the alert ${fmt(floorChecked.rps)} req/s (p99 ${floorChecked.p99} ms)  ratio ${(floorChecked.rps / bareSingle.rps).toFixed(2)}x of bare`,
+      `  writes + trigger POSTed to PagerDuty ${fmt(floorDelivered.rps)} req/s (p99 ${floorDelivered.p99} ms)  ratio ${(floorDelivered.rps / bareSingle.rps).toFixed(2)}x of bare`,
       '',
       `single alert, new incident each        ${fmt(single.rps)} req/s (p99 ${single.p99} ms, non-2xx ${single.non2xx})  ratio ${(single.rps / bareSingle.rps).toFixed(2)}x of bare (target >= 0.50)`,
       `single alert, deduplicated             ${fmt(dedup.rps)} req/s (p99 ${dedup.p99} ms, non-2xx ${dedup.non2xx})  ratio ${(dedup.rps / bareSingle.rps).toFixed(2)}x of bare`,
