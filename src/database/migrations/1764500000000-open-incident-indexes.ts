@@ -3,8 +3,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The reconciler's reads of open incidents walked the whole incidents table (resolved
  * ones included) every tick. Partial indexes hold only open incidents, in the order the
- * reconciler reads them; (status) alone still serves the list API and the metrics count,
- * and is not rewritten by every deduplicated alert as (status, last_seen_at) was.
+ * reconciler reads them. (status) alone still serves the list API and the metrics count.
+ * Cost to ingest: a new incident writes one index entry more than before (status, and
+ * its open index); a deduplicated alert's new last_seen_at rewrites the open index where
+ * it used to rewrite (status, last_seen_at).
  */
 export class OpenIncidentIndexes1764500000000 implements MigrationInterface {
   name = 'OpenIncidentIndexes1764500000000';
