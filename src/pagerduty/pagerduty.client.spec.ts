@@ -192,6 +192,27 @@ describe(PagerDutyClient.name, () => {
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 
+  it('disarms its deadline once PagerDuty has answered', async () => {
+    const signals: AbortSignal[] = [];
+    const http = axios.create();
+    http.interceptors.request.use((config) => {
+      signals.push(config.signal as AbortSignal);
+      return config;
+    });
+    const watched = new PagerDutyClient({
+      http,
+      eventsUrl: fake.url,
+      timeoutMs: 100,
+    });
+
+    await watched.send(trigger);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // an armed deadline would have aborted (and kept the signal and its timer alive until then)
+    expect(signals).toHaveLength(1);
+    expect(signals[0].aborted).toBe(false);
+  });
+
   it('reads a function eventsUrl on every send', async () => {
     let url = 'http://127.0.0.1:1/v2/enqueue';
     const switching = new PagerDutyClient({
