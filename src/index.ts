@@ -20,7 +20,7 @@ export {
   type NotificationAction,
   type NotificationEvent,
   type IncidentSnapshot,
-} from './alerting/notifier/notifier.port.js';
+} from './notifier/notifier.port.js';
 export { alertingEntities } from './database/data-source.options.js';
 export { alertingMigrations } from './database/migrations/index.js';
 export {

@@ -7,7 +7,7 @@ import {
   type TestApp,
 } from './support/test-app.js';
 import { Incident } from '../src/alerting/incident.entity.js';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
 
 describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
   const pd = new FakePagerDuty();

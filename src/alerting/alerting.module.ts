@@ -11,7 +11,7 @@ import { alertingEntities } from '../database/data-source.options.js';
 import { DatabaseService } from '../database/database.service.js';
 import { PagerDutyConfigController } from '../pagerduty/pagerduty-config.controller.js';
 import { AlertsController } from './alerts.controller.js';
-import { AlertingMetrics } from './alerting.metrics.js';
+import { AlertingMetrics } from '../ops/alerting.metrics.js';
 import {
   ALERTING_CONFIG,
   ALERTING_OPTIONS,
@@ -22,14 +22,14 @@ import { DeliveriesController } from './deliveries.controller.js';
 import { IncidentQueries } from './incident.queries.js';
 import { IncidentService } from './incident.service.js';
 import { IncidentsController } from './incidents.controller.js';
-import { DeliveryDispatcher } from './notifier/delivery.dispatcher.js';
-import { createNotifiers } from './notifier/notifier.factory.js';
-import { NOTIFIER } from './notifier/notifier.port.js';
-import { OutboxService } from './notifier/outbox.service.js';
-import { RoutingKeyService } from './routing-key.service.js';
+import { DeliveryDispatcher } from '../notifier/delivery.dispatcher.js';
+import { createNotifiers } from '../notifier/notifier.factory.js';
+import { NOTIFIER } from '../notifier/notifier.port.js';
+import { OutboxService } from '../notifier/outbox.service.js';
+import { RoutingKeyService } from '../pagerduty/routing-key.service.js';
 import { protectControllers } from '../ops/api-key.guard.js';
-import { ReconcilerScheduler } from './reconciler/reconciler.scheduler.js';
-import { ReconcilerService } from './reconciler/reconciler.service.js';
+import { ReconcilerScheduler } from '../reconciler/reconciler.scheduler.js';
+import { ReconcilerService } from '../reconciler/reconciler.service.js';
 import { cloudWatchClientProvider } from '../cloudwatch/cloudwatch.providers.js';
 import { distributedLockProvider } from '../database/distributed-lock.js';
 import { SnsController } from '../sns/sns.controller.js';

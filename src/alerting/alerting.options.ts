@@ -1,5 +1,5 @@
 import type { AlertingConfig } from '../config/alerting.config.js';
-import type { Notifier } from './notifier/notifier.port.js';
+import type { Notifier } from '../notifier/notifier.port.js';
 
 export const ALERTING_OPTIONS = Symbol('ALERTING_OPTIONS');
 export const ALERTING_CONFIG = Symbol('ALERTING_CONFIG');

@@ -16,7 +16,7 @@ import {
 } from '@nestjs/swagger';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import { ALERTING_CONFIG } from './alerting.options.js';
-import { AlertingError } from './alerting.errors.js';
+import { AlertingError } from '../ops/alerting.errors.js';
 import type { IngestItem, IngestResult } from './alert.types.js';
 import { AlertDto, TemplateAlertDto } from './dto/alert.dto.js';
 import { IncidentService } from './incident.service.js';

@@ -10,13 +10,13 @@ import {
 } from '../database/database.service.js';
 import type { IngestItem, IngestResult, Severity } from './alert.types.js';
 import { ALERTING_CONFIG } from './alerting.options.js';
-import { AlertingError } from './alerting.errors.js';
+import { AlertingError } from '../ops/alerting.errors.js';
 import { CLOCK, type Clock } from './clock.js';
 import { IncidentEvent } from './incident-event.entity.js';
 import { Incident } from './incident.entity.js';
-import { OutboxService } from './notifier/outbox.service.js';
-import { RoutingKeyService } from './routing-key.service.js';
-import { AlertingMetrics } from './alerting.metrics.js';
+import { OutboxService } from '../notifier/outbox.service.js';
+import { RoutingKeyService } from '../pagerduty/routing-key.service.js';
+import { AlertingMetrics } from '../ops/alerting.metrics.js';
 
 interface NormalizedAlert {
   dedupKey: string;

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AlertingError } from '../alerting/alerting.errors.js';
+import { AlertingError } from '../ops/alerting.errors.js';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import type { AlarmApplyResult, AlarmPlan } from './alarm-manager.js';

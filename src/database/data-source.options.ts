@@ -3,8 +3,8 @@ import { dirname } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { Incident } from '../alerting/incident.entity.js';
 import { IncidentEvent } from '../alerting/incident-event.entity.js';
-import { Delivery } from '../alerting/notifier/delivery.entity.js';
-import { Setting } from './setting.entity.js';
+import { Delivery } from '../notifier/delivery.entity.js';
+import { Setting } from '../pagerduty/setting.entity.js';
 import { SnsMessageRecord } from '../sns/sns-message.entity.js';
 import { alertingMigrations } from './migrations/index.js';
 

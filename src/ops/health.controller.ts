@@ -15,7 +15,7 @@ import {
 } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
-import { outboxStats } from '../alerting/alerting.metrics.js';
+import { outboxStats } from './alerting.metrics.js';
 import { DatabaseService } from '../database/database.service.js';
 
 /**

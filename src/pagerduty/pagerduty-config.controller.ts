@@ -10,7 +10,7 @@ import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
 import {
   RoutingKeyService,
   type PagerDutySettings,
-} from '../alerting/routing-key.service.js';
+} from './routing-key.service.js';
 import { validateDto } from '../alerting/validation.js';
 import { maskSecret, type AlertingConfig } from '../config/alerting.config.js';
 import { Logger } from '@nestjs/common';

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type {
   IncidentSnapshot,
   NotificationEvent,
-} from '../alerting/notifier/notifier.port.js';
-import { NotifierError } from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
+import { NotifierError } from '../notifier/notifier.port.js';
 import {
   buildPagerDutyEvent,
   CUSTOM_DETAILS_REMOVED,

@@ -4,7 +4,7 @@ import {
   NotifierError,
   type IncidentSnapshot,
   type NotificationEvent,
-} from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
 
 export interface PagerDutyEventOptions {
   awsRegion: string;

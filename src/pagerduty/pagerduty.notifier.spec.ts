@@ -13,7 +13,7 @@ import {
   NotifierError,
   type IncidentSnapshot,
   type NotificationEvent,
-} from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
 import {
   FakePagerDuty,
   startFakePagerDuty,

@@ -3,7 +3,7 @@ import {
   type NotificationEvent,
   type Notifier,
   type NotifierResult,
-} from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
 import {
   buildPagerDutyEvent,
   type PagerDutyEventOptions,

@@ -15,7 +15,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { AlertingError } from '../alerting/alerting.errors.js';
+import { AlertingError } from '../ops/alerting.errors.js';
 import { Public } from '../ops/public.decorator.js';
 import { SnsInboxService, type SnsReceipt } from './sns-inbox.service.js';
 import { SnsVerificationError } from './sns-signature.verifier.js';

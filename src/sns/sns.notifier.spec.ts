@@ -4,7 +4,7 @@ import {
   NotifierError,
   type IncidentSnapshot,
   type NotificationEvent,
-} from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
 import { FakeSnsEndpoint } from '../../test/fakes/sns-endpoint.fake.js';
 import { SnsNotifier, buildSubject, toNotifierError } from './sns.notifier.js';
 

@@ -11,7 +11,7 @@ import {
   type NotificationEvent,
   type Notifier,
   type NotifierResult,
-} from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
 
 export interface SnsNotifierOptions {
   topicArn: string;

@@ -2,9 +2,9 @@ import { HttpService } from '@nestjs/axios';
 import type {
   AlertingConfig,
   NotifierName,
-} from '../../config/alerting.config.js';
-import { PagerDutyClient } from '../../pagerduty/pagerduty.client.js';
-import { PagerDutyNotifier } from '../../pagerduty/pagerduty.notifier.js';
+} from '../config/alerting.config.js';
+import { PagerDutyClient } from '../pagerduty/pagerduty.client.js';
+import { PagerDutyNotifier } from '../pagerduty/pagerduty.notifier.js';
 import { LogNotifier } from './log.notifier.js';
 import type { Notifier } from './notifier.port.js';
 import { WebhookNotifier } from './webhook.notifier.js';
@@ -40,7 +40,7 @@ export async function createNotifiers(
         });
       case 'sns': {
         const [{ SnsNotifier }, { SNSClient }] = await Promise.all([
-          import('../../sns/sns.notifier.js'),
+          import('../sns/sns.notifier.js'),
           import('@aws-sdk/client-sns'),
         ]);
         // The dispatcher owns retries (backoff, ordering, the 24 h limit); SDK retries would multiply them.

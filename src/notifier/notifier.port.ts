@@ -1,4 +1,4 @@
-import type { AlertLink, Severity } from '../alert.types.js';
+import type { AlertLink, Severity } from '../alerting/alert.types.js';
 
 export type NotificationAction = 'trigger' | 'acknowledge' | 'resolve';
 

@@ -3,16 +3,16 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   CLOUDWATCH_CLIENT,
   type CloudWatchAccess,
-} from '../../cloudwatch/cloudwatch.providers.js';
-import type { AlertingConfig } from '../../config/alerting.config.js';
-import { DatabaseService } from '../../database/database.service.js';
+} from '../cloudwatch/cloudwatch.providers.js';
+import type { AlertingConfig } from '../config/alerting.config.js';
+import { DatabaseService } from '../database/database.service.js';
 import {
   DISTRIBUTED_LOCK,
   type DistributedLock,
-} from '../../database/distributed-lock.js';
-import { ALERTING_CONFIG } from '../alerting.options.js';
-import { CLOCK, type Clock } from '../clock.js';
-import { IncidentService } from '../incident.service.js';
+} from '../database/distributed-lock.js';
+import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
+import { CLOCK, type Clock } from '../alerting/clock.js';
+import { IncidentService } from '../alerting/incident.service.js';
 
 /** What one tick did; `skipped` when another instance held the reconciler lock. */
 export interface ReconcileResult {

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import { DatabaseService } from '../database/database.service.js';
-import { Setting } from '../database/setting.entity.js';
-import { ALERTING_CONFIG } from './alerting.options.js';
-import { CLOCK, type Clock } from './clock.js';
+import { Setting } from './setting.entity.js';
+import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
+import { CLOCK, type Clock } from '../alerting/clock.js';
 
 const KEYS = {
   routingKey: 'pagerduty.routing_key',

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../database/data-source.options.js';
-import { DatabaseService } from '../../database/database.service.js';
+import { dataSourceOptions } from '../database/data-source.options.js';
+import { DatabaseService } from '../database/database.service.js';
 import {
   OPEN_ALARMS_SQL,
   STALE_DEFAULT_SQL,

@@ -1,7 +1,7 @@
 import type { SchedulerRegistry } from '@nestjs/schedule';
-import type { AlertingConfig } from '../../config/alerting.config.js';
-import type { AlertingModuleOptions } from '../alerting.options.js';
-import type { DatabaseService } from '../../database/database.service.js';
+import type { AlertingConfig } from '../config/alerting.config.js';
+import type { AlertingModuleOptions } from '../alerting/alerting.options.js';
+import type { DatabaseService } from '../database/database.service.js';
 import { DeliveryDispatcher } from './delivery.dispatcher.js';
 import type { Delivery } from './delivery.entity.js';
 import {

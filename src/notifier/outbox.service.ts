@@ -2,11 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   DatabaseService,
   type TxWriter,
-} from '../../database/database.service.js';
-import { AlertingError } from '../alerting.errors.js';
-import { CLOCK, type Clock } from '../clock.js';
-import { Incident } from '../incident.entity.js';
-import { toSnapshot } from '../incident.snapshot.js';
+} from '../database/database.service.js';
+import { AlertingError } from '../ops/alerting.errors.js';
+import { CLOCK, type Clock } from '../alerting/clock.js';
+import { Incident } from '../alerting/incident.entity.js';
+import { toSnapshot } from '../alerting/incident.snapshot.js';
 import { Delivery } from './delivery.entity.js';
 import { DeliveryDispatcher } from './delivery.dispatcher.js';
 import {

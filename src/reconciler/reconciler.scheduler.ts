@@ -6,12 +6,12 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import type { AlertingConfig } from '../../config/alerting.config.js';
+import type { AlertingConfig } from '../config/alerting.config.js';
 import {
   ALERTING_CONFIG,
   ALERTING_OPTIONS,
   type AlertingModuleOptions,
-} from '../alerting.options.js';
+} from '../alerting/alerting.options.js';
 import { ReconcilerService } from './reconciler.service.js';
 
 const INTERVAL_NAME = 'alerting-reconciler';

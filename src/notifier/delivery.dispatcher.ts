@@ -8,15 +8,15 @@ import {
   Optional,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import type { AlertingConfig } from '../../config/alerting.config.js';
-import { DatabaseService } from '../../database/database.service.js';
+import type { AlertingConfig } from '../config/alerting.config.js';
+import { DatabaseService } from '../database/database.service.js';
 import {
   ALERTING_CONFIG,
   ALERTING_OPTIONS,
   type AlertingModuleOptions,
-} from '../alerting.options.js';
-import { AlertingMetrics } from '../alerting.metrics.js';
-import { CLOCK, type Clock } from '../clock.js';
+} from '../alerting/alerting.options.js';
+import { AlertingMetrics } from '../ops/alerting.metrics.js';
+import { CLOCK, type Clock } from '../alerting/clock.js';
 import { Delivery } from './delivery.entity.js';
 import { NOTIFIER, NotifierError, type Notifier } from './notifier.port.js';
 
