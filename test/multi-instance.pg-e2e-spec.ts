@@ -10,7 +10,7 @@ import {
   createTestDatabase,
   type TestDatabase,
 } from './support/test-database.js';
-import type { Clock } from '../src/alerting/clock.js';
+import type { Clock } from '../src/ops/clock.js';
 import { ReconcilerService } from '../src/reconciler/reconciler.service.js';
 import {
   DISTRIBUTED_LOCK,

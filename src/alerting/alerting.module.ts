@@ -17,7 +17,7 @@ import {
   ALERTING_OPTIONS,
   type AlertingModuleOptions,
 } from './alerting.options.js';
-import { CLOCK, systemClock } from './clock.js';
+import { CLOCK, systemClock } from '../ops/clock.js';
 import { DeliveriesController } from './deliveries.controller.js';
 import { IncidentQueries } from './incident.queries.js';
 import { IncidentService } from './incident.service.js';

@@ -11,7 +11,7 @@ import {
 import type { IngestItem, IngestResult, Severity } from './alert.types.js';
 import { ALERTING_CONFIG } from './alerting.options.js';
 import { AlertingError } from '../ops/alerting.errors.js';
-import { CLOCK, type Clock } from './clock.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
 import { IncidentEvent } from './incident-event.entity.js';
 import { Incident } from './incident.entity.js';
 import { OutboxService } from '../notifier/outbox.service.js';

@@ -16,7 +16,7 @@ import {
   type AlertingModuleOptions,
 } from '../alerting/alerting.options.js';
 import { AlertingMetrics } from '../ops/alerting.metrics.js';
-import { CLOCK, type Clock } from '../alerting/clock.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
 import { Delivery } from './delivery.entity.js';
 import { NOTIFIER, NotifierError, type Notifier } from './notifier.port.js';
 

@@ -4,7 +4,7 @@ import {
   type TxWriter,
 } from '../database/database.service.js';
 import { AlertingError } from '../ops/alerting.errors.js';
-import { CLOCK, type Clock } from '../alerting/clock.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
 import { Incident } from '../alerting/incident.entity.js';
 import { toSnapshot } from '../alerting/incident.snapshot.js';
 import { Delivery } from './delivery.entity.js';

@@ -3,7 +3,7 @@ import type { AlertingConfig } from '../config/alerting.config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { Setting } from './setting.entity.js';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
-import { CLOCK, type Clock } from '../alerting/clock.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
 
 const KEYS = {
   routingKey: 'pagerduty.routing_key',

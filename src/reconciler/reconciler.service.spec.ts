@@ -4,7 +4,7 @@ import {
   ROUTING_KEY,
   type TestApp,
 } from '../../test/support/test-app.js';
-import type { Clock } from '../alerting/clock.js';
+import type { Clock } from '../ops/clock.js';
 import { IncidentEvent } from '../alerting/incident-event.entity.js';
 import { Incident } from '../alerting/incident.entity.js';
 import { ReconcilerService } from './reconciler.service.js';

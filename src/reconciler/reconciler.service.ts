@@ -11,7 +11,7 @@ import {
   type DistributedLock,
 } from '../database/distributed-lock.js';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
-import { CLOCK, type Clock } from '../alerting/clock.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
 import { IncidentService } from '../alerting/incident.service.js';
 
 /** What one tick did; `skipped` when another instance held the reconciler lock. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IngestItem, IngestResult } from '../alerting/alert.types.js';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
-import { CLOCK, type Clock } from '../alerting/clock.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
 import { IncidentService } from '../alerting/incident.service.js';
 import {
   CloudWatchMappingError,

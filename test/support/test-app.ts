@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, createAdapter } from '../../src/app.setup.js';
-import { CLOCK, type Clock } from '../../src/alerting/clock.js';
+import { CLOCK, type Clock } from '../../src/ops/clock.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
 export const TEST_API_KEY = 'test-api-key-0123456789';
