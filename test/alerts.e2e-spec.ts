@@ -68,7 +68,8 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
       status: 'triggered',
       severity: 'CRITICAL',
       occurrences: 1,
-      routingKey: ROUTING_KEY,
+      // PagerDuty's part of the opaque notifier context: its resolve goes to the same key
+      notifierContext: { pagerduty: { routingKey: ROUTING_KEY } },
     });
   });
 

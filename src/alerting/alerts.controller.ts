@@ -15,7 +15,7 @@ import {
   ApiExtraModels,
 } from '@nestjs/swagger';
 import type { AlertingConfig } from '../config/alerting.config.js';
-import { ALERTING_CONFIG } from './alerting.options.js';
+import { ALERTING_CONFIG } from '../config/alerting.config.js';
 import { AlertingError } from '../ops/alerting.errors.js';
 import type { IngestItem, IngestResult } from './alert.types.js';
 import { AlertDto, TemplateAlertDto } from './dto/alert.dto.js';

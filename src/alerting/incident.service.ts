@@ -9,13 +9,14 @@ import {
   TxWriter,
 } from '../database/database.service.js';
 import type { IngestItem, IngestResult, Severity } from './alert.types.js';
-import { ALERTING_CONFIG } from './alerting.options.js';
+import { ALERTING_CONFIG } from '../config/alerting.config.js';
 import { AlertingError } from '../ops/alerting.errors.js';
 import { CLOCK, type Clock } from '../ops/clock.js';
 import { IncidentEvent } from './incident-event.entity.js';
 import { Incident } from './incident.entity.js';
+import { NotifierRegistry } from '../notifier/notifier.registry.js';
 import { OutboxService } from '../notifier/outbox.service.js';
-import { RoutingKeyService } from '../pagerduty/routing-key.service.js';
+import { toSnapshot } from './incident.snapshot.js';
 import { AlertingMetrics } from '../ops/alerting.metrics.js';
 
 interface NormalizedAlert {
@@ -54,7 +55,7 @@ export class IncidentService {
   constructor(
     private readonly db: DatabaseService,
     private readonly outbox: OutboxService,
-    private readonly routingKeys: RoutingKeyService,
+    private readonly notifiers: NotifierRegistry,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Optional() private readonly metrics?: AlertingMetrics,
@@ -64,7 +65,7 @@ export class IncidentService {
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
     const now = this.clock.now().toISOString();
     const alerts = items.map((item) => this.normalize(item, now));
-    const routingKey = await this.routingKeys.current();
+    const context = await this.notifiers.context();
     const results = await this.withConflictRetry(() =>
       this.db.tx(async (m) => {
         const w = new TxWriter(this.db, m);
@@ -74,7 +75,7 @@ export class IncidentService {
         );
         const out: IngestResult[] = [];
         for (const alert of alerts)
-          out.push(await this.apply(w, open, alert, now, routingKey));
+          out.push(await this.apply(w, open, alert, now, context));
         await w.flush();
         return out;
       }),
@@ -103,7 +104,7 @@ export class IncidentService {
       );
       const w = new TxWriter(this.db, m);
       this.timeline(w, open.id, now, 'acknowledged', { by: 'api' });
-      this.outbox.enqueue(w, open, 'acknowledge', now);
+      this.outbox.enqueue(w, this.payload(open), 'acknowledge', now);
       await w.flush();
       return open;
     });
@@ -172,7 +173,7 @@ export class IncidentService {
     openByKey: Map<string, Incident>,
     alert: NormalizedAlert,
     now: string,
-    routingKey: string | null,
+    context: Incident['notifierContext'],
   ): Promise<IngestResult> {
     const open = openByKey.get(alert.dedupKey) ?? null;
     // Out-of-order delivery (SNS retries, EventBridge) must not reopen or re-resolve.
@@ -266,7 +267,7 @@ export class IncidentService {
       customDetails: alert.customDetails,
       alertTimestamp: alert.timestamp,
       occurrences: 1,
-      routingKey,
+      notifierContext: context,
       resolveTimeoutMs: alert.resolveTimeoutMs,
       ingestSource: alert.ingestSource,
       alarmArn: alert.alarmArn,
@@ -282,7 +283,7 @@ export class IncidentService {
     this.timeline(w, incident.id, now, 'triggered', {
       source: alert.ingestSource,
     });
-    this.outbox.enqueue(w, incident, 'trigger', now);
+    this.outbox.enqueue(w, this.payload(incident), 'trigger', now);
     return {
       dedupKey: alert.dedupKey,
       incidentId: incident.id,
@@ -317,7 +318,7 @@ export class IncidentService {
       resolveReason: reason,
     });
     this.timeline(w, incident.id, now, 'resolved', { reason, ...detail });
-    this.outbox.enqueue(w, incident, 'resolve', now);
+    this.outbox.enqueue(w, this.payload(incident), 'resolve', now);
     return true;
   }
 
@@ -402,6 +403,13 @@ export class IncidentService {
           `incident ${dedupKey} is already resolved`,
         )
       : new AlertingError('not-found', `no incident with dedupKey ${dedupKey}`);
+  }
+
+  private payload(incident: Incident) {
+    return {
+      incident: toSnapshot(incident),
+      context: incident.notifierContext,
+    };
   }
 
   private timeline(

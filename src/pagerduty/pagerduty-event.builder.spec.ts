@@ -12,6 +12,7 @@ import {
   PAGERDUTY_EVENT_MAX_BYTES,
   type PagerDutyEventOptions,
   type PagerDutyTriggerEvent,
+  type PagerDutyNotification,
 } from './pagerduty-event.builder.js';
 
 const golden = JSON.parse(
@@ -74,7 +75,7 @@ function highFailureRateIncident(
 function notification(
   incident: IncidentSnapshot,
   action: NotificationEvent['action'] = 'trigger',
-): NotificationEvent {
+): PagerDutyNotification {
   return {
     deliveryId: 'delivery-1',
     action,
