@@ -21,7 +21,7 @@ import type { IngestItem, IngestResult } from './alert.types.js';
 import { AlertDto, TemplateAlertDto } from './dto/alert.dto.js';
 import { IncidentService } from './incident.service.js';
 import { TEMPLATE_NAMES, isTemplateName, renderTemplate } from './templates.js';
-import { collectDtoErrors, validateDto } from './validation.js';
+import { collectDtoErrors, validateDto } from '../ops/validation.js';
 import { BadRequestException } from '@nestjs/common';
 
 const MAX_BATCH = 1000;

@@ -15,7 +15,7 @@ import {
   RoutingKeyService,
   type PagerDutySettings,
 } from './routing-key.service.js';
-import { validateDto } from '../alerting/validation.js';
+import { validateDto } from '../ops/validation.js';
 import { maskSecret } from '../config/alerting.config.js';
 import { Logger } from '@nestjs/common';
 
