@@ -153,7 +153,14 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
       },
       {
         imports: [
-          RouterModule.register([{ path: 'alerting', module: AlertingModule }]),
+          CloudWatchModule.forRoot(),
+          RouterModule.register([
+            {
+              path: 'alerting',
+              module: AlertingModule,
+              children: [CloudWatchModule],
+            },
+          ]),
         ],
       },
     );
@@ -175,6 +182,8 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
       );
       expect(again.body.message).toBe('incident embedded is already resolved');
       await api('post', '/v1/alerts/templates/no-such').send({}).expect(404);
+      await api('post', '/v1/cloudwatch/events').send({}).expect(400);
+      await host.http().post('/v1/alerts').set('x-api-key', KEY).expect(404);
       const invalid = await api('post', '/v1/alerts/templates/high-latency')
         .send({ colour: 'red' })
         .expect(400);
