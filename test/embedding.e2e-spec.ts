@@ -367,8 +367,17 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
         ['trigger', 'only-host-Q'],
         ['resolve', 'only-host-Q'],
       ]);
-      const rows = await host.dataSource.query(
-        `SELECT notifier, state FROM deliveries ORDER BY id`,
+      // the outcome is recorded just after send() returns
+      let rows: { notifier: string; state: string }[] = [];
+      const deadline = Date.now() + 5000;
+      do {
+        rows = await host.dataSource.query(
+          `SELECT notifier, state FROM deliveries ORDER BY id`,
+        );
+      } while (
+        rows.some((r) => r.state !== 'delivered') &&
+        Date.now() < deadline &&
+        (await new Promise((r) => setTimeout(r, 25)), true)
       );
       expect(rows).toEqual([
         { notifier: 'host-table', state: 'delivered' },
