@@ -7,6 +7,7 @@ import {
   Injectable,
   Module,
   type CanActivate,
+  type DynamicModule,
   type ExecutionContext,
   type ModuleMetadata,
 } from '@nestjs/common';
@@ -96,11 +97,14 @@ interface Host {
  * configureApp (the standalone service's global filter and docs are not there).
  */
 async function startHost(
-  alerting: AlertingModuleOptions,
+  alerting: AlertingModuleOptions | DynamicModule,
   extra: Pick<ModuleMetadata, 'imports' | 'providers' | 'controllers'> = {},
 ): Promise<Host> {
   @Module({
-    imports: [AlertingModule.forRoot(alerting), ...(extra.imports ?? [])],
+    imports: [
+      'module' in alerting ? alerting : AlertingModule.forRoot(alerting),
+      ...(extra.imports ?? []),
+    ],
     providers: [HostTableNotifier, ...(extra.providers ?? [])],
     controllers: extra.controllers ?? [],
   })
@@ -292,15 +296,28 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
     process.env.LOG_LEVEL = 'verbose';
     let host: Host | undefined;
     try {
-      host = await startHost({
-        config: {
-          appEnv: 'production',
-          notifiers: ['host-table'],
-          resolveTimeout: '4h',
-        },
-        database: { url: db.url },
-        auth: { apiKeys: [KEY] },
-      });
+      // the host's own config service feeds the options
+      @Injectable()
+      class HostConfig {
+        readonly alerting: AlertingModuleOptions = {
+          config: {
+            appEnv: 'production',
+            notifiers: ['host-table'],
+            resolveTimeout: '4h',
+          },
+          database: { url: db.url },
+          auth: { apiKeys: [KEY] },
+        };
+      }
+      @Module({ providers: [HostConfig], exports: [HostConfig] })
+      class HostConfigModule {}
+      host = await startHost(
+        AlertingModule.forRootAsync({
+          imports: [HostConfigModule],
+          inject: [HostConfig],
+          useFactory: (c: HostConfig) => c.alerting,
+        }),
+      );
       const res = await host
         .http()
         .post('/v1/alerts')
