@@ -341,6 +341,7 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
           appEnv: 'test' as never,
           resolveTimeout: 'soon',
           delivery: { lease: 'forever' },
+          pagerduty: { routingKey: 'short' },
         });
       } catch (e) {
         return e as ConfigValidationError;
@@ -348,7 +349,12 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
     })();
     expect(error).toBeInstanceOf(ConfigValidationError);
     expect(error!.problems.map((p) => p.split(':')[0])).toEqual(
-      expect.arrayContaining(['appEnv', 'resolveTimeout', 'delivery.lease']),
+      expect.arrayContaining([
+        'appEnv',
+        'resolveTimeout',
+        'delivery.lease',
+        'pagerduty.routingKey',
+      ]),
     );
     expect(() =>
       resolveAlertingConfig({ appEnv: 'production' }, { auth: undefined }),
@@ -441,7 +447,11 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
     const start = () =>
       startHost(
         {
-          config: { ...FAST, notifiers: ['host-table'] },
+          config: {
+            ...FAST,
+            notifiers: ['host-table'],
+            pagerduty: { serviceName: 'Host on-call' },
+          },
           database: { url, tablePrefix: 'alerting_' },
         },
         {
@@ -461,11 +471,16 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
         .post('/v1/alerts')
         .send({ severity: 'critical', alarmName: 'prefixed' })
         .expect(202);
-      await host
+      const patched = await host
         .http()
         .patch('/v1/config/pagerduty')
         .send({ routingKey: 'abcdefabcdefabcdefabcdefabcdef12' })
         .expect(200);
+      expect(patched.body).toMatchObject({
+        enabled: false,
+        routingKey: '****ef12',
+        serviceName: 'Host on-call',
+      });
       await until(
         () => host.notifier.events.length,
         (n) => n === 1,
