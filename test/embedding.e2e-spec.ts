@@ -17,6 +17,7 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder } from '@nestjs/swagger';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import request from 'supertest';
 import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
 import {
@@ -568,10 +569,16 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
           dead: 0,
         },
       });
-      const metrics = await alertingMetricsRegistry(core.app).metrics();
+      // merged into a host's registry that has its own process metrics
+      const host = new Registry();
+      collectDefaultMetrics({ register: host });
+      const merged = Registry.merge([host, alertingMetricsRegistry]);
+      const metrics = await merged.metrics();
       expect(metrics).toMatch(
         /alerting_alerts_ingested_total\{source="http"\} 1/,
       );
+      expect(metrics).toMatch(/alerting_incidents\{status="triggered"\} 1/);
+      expect(metrics).toContain('process_cpu_user_seconds_total');
     } finally {
       await core.close();
     }
