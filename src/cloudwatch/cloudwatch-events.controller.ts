@@ -91,7 +91,11 @@ export class CloudWatchEventsController {
     );
     if (errors.length > 0) throw new BadRequestException(errors);
 
-    const items = mapped.filter((m): m is IngestItem => !('ignored' in m));
+    const items = mapped.flatMap((m, i) =>
+      'ignored' in m
+        ? []
+        : [{ ...m, meta: { ...m.meta, at: batch ? `[${i}]` : '' } }],
+    );
     const ingested = items.length > 0 ? await this.incidents.ingest(items) : [];
     let next = 0;
     return {

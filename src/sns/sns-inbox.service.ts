@@ -109,6 +109,9 @@ export class SnsInboxService {
         reason: `not a CloudWatch alarm state change: ${error.message}`,
       };
     }
+    // A verified alarm that fails validation is a 400 naming the field: SNS does not retry
+    // a 4xx, and a retry could not cure it anyway. Nothing is stored, MessageId included.
+    item.meta.at = 'Message';
     const results = await this.incidents.ingest([item]);
     this.logger.debug(
       `SNS notification ${messageId}: ${results.map((r) => `${r.dedupKey} ${r.action}`).join(', ')}`,
