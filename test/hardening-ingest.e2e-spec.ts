@@ -322,6 +322,20 @@ describe('Ingestion hardening (e2e)', () => {
       expect(detail.body).toMatchObject({ status: 'resolved', occurrences: 2 });
     });
 
+    it('keys such as constructor are data, on HTTP and from Alertmanager labels', async () => {
+      const a = alert({ customDetails: { constructor: 'x', prototype: 1 } });
+      await post('/v1/alerts', a).expect(202);
+      const stored = await t.dataSource
+        .getRepository(Incident)
+        .findOneByOrFail({ dedupKey: a.alarmName });
+      expect(stored.customDetails).toEqual({ constructor: 'x', prototype: 1 });
+      const res = await post(
+        '/v1/alertmanager',
+        alertmanagerGroup([{ labels: { constructor: 'c' } }]),
+      ).expect(202);
+      expect(res.body.results[0].action).toBe('triggered');
+    });
+
     it('templates: environment', async () => {
       await rejected(
         () =>

@@ -1,6 +1,6 @@
 import type { AlertInput, IngestItem } from './alert.types.js';
 import { AlertingError } from './alerting.errors.js';
-import { ALERT_ARRAY_LIMITS, AlertDto } from './dto/alert.dto.js';
+import { ALERT_SHAPE, AlertDto } from './dto/alert.dto.js';
 import { collectDtoErrors } from './validation.js';
 
 const DAY_MS = 86_400_000;
@@ -36,9 +36,12 @@ export function validateAlerts(items: IngestItem[], now: Date): IngestItem[] {
 }
 
 function checkOne(item: IngestItem, at: string, now: Date): string[] {
-  const checked = collectDtoErrors<AlertDto>(AlertDto, item.alert, at, {
-    arrays: ALERT_ARRAY_LIMITS,
-  });
+  const checked = collectDtoErrors<AlertDto>(
+    AlertDto,
+    item.alert,
+    at,
+    ALERT_SHAPE,
+  );
   const errors = checked.errors;
   if (errors.length > 0 || !checked.value) return errors;
   const field = (name: string) => (at ? `${at}.${name}` : name);

@@ -19,6 +19,11 @@ const MALFORMED = /[\0\p{Cs}]/u;
 export interface ShapeRules {
   /** property → most items its array may hold, checked before any item is looked at */
   arrays?: Record<string, number>;
+  /**
+   * Free-form JSON properties handed to the DTO as they are: class-transformer breaks on
+   * keys such as `constructor` (a 500 for a label of that name), and has nothing to add.
+   */
+  opaque?: readonly string[];
 }
 
 /**
@@ -125,9 +130,18 @@ export function collectDtoErrors<T extends object>(
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { errors: [`${prefix || 'body'} must be a JSON object`] };
   }
-  const shape = shapeErrors(body as Record<string, unknown>, prefix, rules);
+  const plain = body as Record<string, unknown>;
+  const shape = shapeErrors(plain, prefix, rules);
   if (shape.length > 0) return { errors: shape };
-  const value = plainToInstance(cls, body);
+  let value: T;
+  if (rules?.opaque?.some((key) => Object.hasOwn(plain, key))) {
+    const rest = { ...plain };
+    for (const key of rules.opaque) delete rest[key];
+    value = plainToInstance(cls, rest);
+    for (const key of rules.opaque)
+      if (Object.hasOwn(plain, key))
+        (value as Record<string, unknown>)[key] = plain[key];
+  } else value = plainToInstance(cls, body);
   const errors = validateSync(value, {
     whitelist: true,
     forbidNonWhitelisted: true,

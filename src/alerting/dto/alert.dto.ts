@@ -41,11 +41,14 @@ export const ALERT_LIMITS = {
   resolveTimeoutMs: MAX_RESOLVE_TIMEOUT_MS,
 } as const;
 
-/** Checked before any item of these arrays is looked at. */
-export const ALERT_ARRAY_LIMITS = {
-  links: ALERT_LIMITS.links,
-  recommendations: ALERT_LIMITS.recommendations,
-};
+/** How an alert body is checked before its DTO sees it (see ShapeRules). */
+export const ALERT_SHAPE = {
+  arrays: {
+    links: ALERT_LIMITS.links,
+    recommendations: ALERT_LIMITS.recommendations,
+  },
+  opaque: ['customDetails'],
+} as const;
 
 const CUSTOM_DETAILS_MAX_BYTES = ALERT_LIMITS.customDetailsBytes;
 
