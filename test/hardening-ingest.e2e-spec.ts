@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Logger } from '@nestjs/common';
 import { gzipSync } from 'node:zlib';
 import { CloudWatchFake } from './fakes/cloudwatch.fake.js';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
@@ -385,20 +386,30 @@ describe('Ingestion hardening (e2e)', () => {
 
   describe('every edge applies the alert’s limits', () => {
     it('Alertmanager: an env label over 64 characters is a 400 naming it, and the whole group is refused', async () => {
-      const messages = await rejected(
-        () =>
-          post(
-            '/v1/alertmanager',
-            alertmanagerGroup([
-              { labels: { alertname: unique('Good') } },
-              { labels: { env: 'e'.repeat(65) } },
-            ]),
+      const warn = vi.spyOn(Logger.prototype, 'warn');
+      try {
+        const messages = await rejected(
+          () =>
+            post(
+              '/v1/alertmanager',
+              alertmanagerGroup([
+                { labels: { alertname: unique('Good') } },
+                { labels: { env: 'e'.repeat(65) } },
+              ]),
+            ),
+          'alerts[1].labels.env',
+        );
+        expect(messages).toEqual([
+          'alerts[1].labels.env must be shorter than or equal to 64 characters',
+        ]);
+        expect(warn).toHaveBeenCalledWith(
+          expect.stringMatching(
+            /^Alertmanager group .* refused: alerts\[1\]\.labels\.env must be/,
           ),
-        'alerts[1].labels.env',
-      );
-      expect(messages).toEqual([
-        'alerts[1].labels.env must be shorter than or equal to 64 characters',
-      ]);
+        );
+      } finally {
+        warn.mockRestore();
+      }
     });
 
     it('Alertmanager: an over-long alertname and summary are fitted, not refused', async () => {

@@ -62,7 +62,7 @@ export class CloudWatchEventsController {
   @ApiResponse({
     status: 400,
     description:
-      'not an EventBridge alarm event; the message names the problem',
+      'not an EventBridge alarm event, or an alarm outside the input limits; the message names each problem (detail.alarmName, detail.state.timestamp)',
   })
   async ingest(@Body() body: unknown): Promise<{ results: EventResult[] }> {
     const batch = Array.isArray(body);
