@@ -33,6 +33,7 @@ import {
   SnsIngestModule,
   addAlertingOpenApi,
   alertingMetricsRegistry,
+  alertingMigrations,
   resolveAlertingConfig,
   type AlertingModuleOptions,
   type NotificationEvent,
@@ -506,7 +507,7 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
       );
       expect(
         Number((await q(`SELECT COUNT(*) AS n FROM alerting_migrations`))[0].n),
-      ).toBe(5);
+      ).toBe(alertingMigrations.length);
       const tables = (
         db.dialect === 'postgres'
           ? await q(
