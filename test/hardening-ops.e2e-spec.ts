@@ -220,6 +220,25 @@ describe('API key guessing (e2e)', () => {
       .set(from('198.51.100.2', TEST_API_KEY))
       .expect(200);
   });
+
+  it('counts an IPv6 client by its /64, so rotating addresses does not reset the count', async () => {
+    for (let i = 0; i < 5; i++)
+      await t
+        .http()
+        .get('/v1/incidents')
+        .set(from(`2001:db8:0:1::${i + 1}`, `guess-${i}-0000000000000`))
+        .expect(401);
+    await t
+      .http()
+      .get('/v1/incidents')
+      .set(from('2001:db8:0:1::99', TEST_API_KEY))
+      .expect(429);
+    await t
+      .http()
+      .get('/v1/incidents')
+      .set(from('2001:db8:0:2::1', TEST_API_KEY))
+      .expect(200);
+  });
 });
 
 describe('API_KEYS at boot and masking', () => {

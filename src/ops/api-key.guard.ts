@@ -15,6 +15,7 @@ import {
   ApiSecurity,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import { DEFAULT_IPV6_SUBNET_PREFIX, normalizeIp } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
 import type { AlertingConfig } from '../config/alerting.config.js';
@@ -22,10 +23,11 @@ import { comeBackLater } from './ingest-route.decorator.js';
 import { IS_PUBLIC } from './public.decorator.js';
 
 export const API_KEY_SCHEME = 'api-key';
+export const BEARER_SCHEME = 'bearer';
+
 const WINDOW_MS = 60_000;
 /** Addresses tracked at once; past this the oldest windows are dropped first. */
 const MAX_TRACKED_ADDRESSES = 10_000;
-export const BEARER_SCHEME = 'bearer';
 
 // Digests have a fixed length, so timingSafeEqual never sees unequal lengths and the
 // comparison reveals neither a key's content nor its length.
@@ -86,7 +88,9 @@ export class ApiKeyGuard implements CanActivate {
     const request = http.getRequest<FastifyRequest>();
     // Checked before the key: answering a right key differently while an address is locked
     // out would turn the lockout into an oracle. Every request of that address waits.
-    const lockedForMs = this.failures.lockedForMs(request.ip);
+    // An IPv6 client owns a whole /64: counted per address, it could rotate past the limit.
+    const address = normalizeIp(request.ip, DEFAULT_IPV6_SUBNET_PREFIX);
+    const lockedForMs = this.failures.lockedForMs(address);
     if (lockedForMs > 0) {
       void http
         .getResponse<FastifyReply>()
@@ -107,9 +111,9 @@ export class ApiKeyGuard implements CanActivate {
     let ok = false;
     for (const k of this.keys) ok = timingSafeEqual(k, candidate) || ok;
     if (!ok) {
-      if (this.failures.record(request.ip))
+      if (this.failures.record(address))
         this.logger.warn(
-          `address ${request.ip} locked out for up to a minute after repeated invalid API keys`,
+          `address ${address} locked out for up to a minute after repeated invalid API keys`,
         );
       throw new UnauthorizedException('invalid API key');
     }
