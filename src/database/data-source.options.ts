@@ -30,6 +30,16 @@ export interface DatabaseTimeouts {
  * and every statement queued behind it on that connection would wait as long.
  */
 class DeadlineClient extends pg.Client {
+  constructor(config: pg.ClientConfig & { connectDeadlineMs?: number }) {
+    // The pool's connectionTimeoutMillis bounds its queue as well; a connection attempt
+    // gets the shorter DATABASE_CONNECT_TIMEOUT of its own.
+    super({
+      ...config,
+      connectionTimeoutMillis:
+        config.connectDeadlineMs ?? config.connectionTimeoutMillis,
+    });
+  }
+
   override query(...args: unknown[]): any {
     const result = (super.query as (...a: unknown[]) => unknown)(...args);
     if (result instanceof Promise)
@@ -110,9 +120,11 @@ export function dataSourceOptions(
     poolSize: 10,
     ...(timeouts
       ? {
-          // Also bounds the wait for a free pool connection.
-          connectTimeoutMS: timeouts.connectTimeoutMs,
+          // The pool's wait for a free connection: under a burst the queue is legitimate,
+          // so it may last a connection attempt plus a statement before it is a 503.
+          connectTimeoutMS: timeouts.connectTimeoutMs + timeouts.queryTimeoutMs,
           extra: {
+            connectDeadlineMs: timeouts.connectTimeoutMs,
             // The server cancels first and the connection stays usable; the client-side
             // deadline a second later catches a server or network that stopped answering.
             statement_timeout: timeouts.queryTimeoutMs,
