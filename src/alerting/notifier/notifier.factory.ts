@@ -25,6 +25,7 @@ export async function createNotifiers(
           client: new PagerDutyClient({
             http: http.axiosRef,
             eventsUrl: config.pagerduty.eventsUrl,
+            timeoutMs: config.delivery.timeoutMs,
           }),
           eventOptions: {
             awsRegion: config.aws.region,
@@ -52,7 +53,11 @@ export async function createNotifiers(
         return new SnsNotifier({ topicArn: config.sns.topicArn!, client });
       }
       case 'webhook':
-        return new WebhookNotifier(http.axiosRef, config.webhookUrl!);
+        return new WebhookNotifier(
+          http.axiosRef,
+          config.webhookUrl!,
+          config.delivery.timeoutMs,
+        );
       case 'log':
         return new LogNotifier();
     }
