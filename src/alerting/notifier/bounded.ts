@@ -184,5 +184,10 @@ export function parseBody(body: BoundedBody): unknown {
       return body.text;
     }
   }
-  return { truncated: true, cut: body.cut, excerpt: body.text };
+  // half the stored budget, so the answer around it still fits whole
+  return {
+    truncated: true,
+    cut: body.cut,
+    excerpt: cutText(body.text, EXCERPT_BYTES / 2),
+  };
 }
