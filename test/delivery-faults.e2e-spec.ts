@@ -195,4 +195,30 @@ describe('Delivery under PagerDuty faults (e2e)', () => {
     const res = await t.api.get('/v1/deliveries?limit=500').expect(200);
     expect(JSON.stringify(res.body)).not.toContain(ROUTING_KEY);
   });
+
+  it('an unreadable outbox row is made dead instead of failing every claim', async () => {
+    await pd.goDown();
+    const broken = await fire();
+    await expect
+      .poll(async () => (await deliveriesOf(broken))[0].attempts)
+      .toBeGreaterThanOrEqual(1);
+    const p = t.dataSource.options.type === 'postgres' ? '$1' : '?';
+    await t.dataSource.query(
+      `UPDATE deliveries SET payload = '{"incident": ', next_attempt_at = '2000-01-01T00:00:00.000Z' WHERE dedup_key = ${p}`,
+      [broken],
+    );
+    await pd.comeBack();
+    const other = await fire();
+
+    await pd.waitFor(() => pd.eventsFor(other).length === 1, 5_000);
+    // read raw: the entity would choke on the payload too
+    const raw = async () =>
+      (await t.dataSource.query(
+        `SELECT state, last_error FROM deliveries WHERE dedup_key = ${p}`,
+        [broken],
+      )) as Array<{ state: string; last_error: string }>;
+    await expect.poll(async () => (await raw())[0].state).toBe('dead');
+    const [row] = await raw();
+    expect(row.last_error).toMatch(/^unreadable outbox row: /);
+  });
 });

@@ -92,6 +92,8 @@ export class DeliveryDispatcher
   /** configured secrets, masked in everything a delivery stores or logs */
   private readonly secrets: string[];
   private readonly mask: (text: string) => string;
+  private lastMask: { key: string; mask: (text: string) => string } | null =
+    null;
 
   constructor(
     private readonly db: DatabaseService,
@@ -194,7 +196,7 @@ export class DeliveryDispatcher
             // lease and is sent again when it runs out. Never crash the process.
             .catch((error: unknown) =>
               this.logger.error(
-                `delivery ${row.id} not recorded: ${maskedText(String((error as Error)?.message ?? error), this.mask)}`,
+                `delivery ${row.id} not recorded: ${maskedText(errorText(error), this.mask)}`,
               ),
             )
             .finally(() => {
@@ -208,7 +210,9 @@ export class DeliveryDispatcher
         if (rows.length < free && !this.again) break;
       }
     } catch (error) {
-      this.logger.error(`dispatch failed: ${(error as Error).message}`);
+      this.logger.error(
+        `dispatch failed: ${maskedText(errorText(error), this.mask)}`,
+      );
     } finally {
       this.running = false;
     }
@@ -216,9 +220,7 @@ export class DeliveryDispatcher
 
   private async claim(limit: number): Promise<Delivery[]> {
     const now = this.clock.now();
-    const leaseUntil = new Date(
-      now.getTime() + this.config.delivery.leaseMs,
-    ).toISOString();
+    const leaseUntil = this.after(this.config.delivery.leaseMs);
     const paused = [...this.pausedUntil]
       .filter(([, until]) => until > now.getTime())
       .map(([notifier]) => notifier);
@@ -253,7 +255,22 @@ export class DeliveryDispatcher
         `SELECT * FROM deliveries WHERE id IN (${list.map((_, i) => `$${i + 1}`).join(', ')}) ORDER BY id`,
         list,
       );
-      return rows.map((row) => this.db.fromRow(Delivery, row));
+      const claimed: Delivery[] = [];
+      for (const row of rows) {
+        try {
+          claimed.push(this.db.fromRow(Delivery, row));
+        } catch (error) {
+          // One unreadable row (edited by hand, say) must not fail every claim after it.
+          const reason = `unreadable outbox row: ${maskedText(errorText(error), this.mask)}`;
+          await this.db.query(
+            m,
+            `UPDATE deliveries SET state = 'dead', last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1`,
+            [row.id, reason],
+          );
+          this.logger.error(`delivery ${String(row.id)} is dead: ${reason}`);
+        }
+      }
+      return claimed;
     });
   }
 
@@ -264,13 +281,15 @@ export class DeliveryDispatcher
    * renewed), so it is neither lost nor paged twice.
    */
   private async deliver(row: Delivery): Promise<void> {
-    const mask = row.payload?.routingKey
-      ? secretMasker([row.payload.routingKey, ...this.secrets])
-      : this.mask;
+    const mask = this.maskFor(row.payload?.routingKey);
     await this.holdingLease(row, async () => {
       const outcome = await this.attempt(row, mask);
       await this.record(row, outcome.changes, mask);
-      outcome.recorded?.();
+      try {
+        outcome.recorded?.();
+      } catch {
+        // metrics and logs only: the outcome is stored
+      }
     });
   }
 
@@ -396,6 +415,20 @@ export class DeliveryDispatcher
     };
   }
 
+  /** Routing keys are few: the last one's masker is kept rather than rebuilt per row. */
+  private maskFor(
+    routingKey: string | null | undefined,
+  ): (text: string) => string {
+    if (!routingKey) return this.mask;
+    if (this.lastMask?.key !== routingKey)
+      this.lastMask = {
+        key: routingKey,
+        mask: secretMasker([routingKey, ...this.secrets]),
+      };
+    return this.lastMask.mask;
+  }
+
+  /** An ISO date `ms` from now; clamped, so no configured or given delay makes it invalid. */
   private after(ms: number): string {
     return new Date(this.clock.now().getTime() + clampDelay(ms)).toISOString();
   }
@@ -457,9 +490,7 @@ export class DeliveryDispatcher
   ): Promise<T> {
     const renew = setInterval(
       () => {
-        const leaseUntil = new Date(
-          this.clock.now().getTime() + this.config.delivery.leaseMs,
-        ).toISOString();
+        const leaseUntil = this.after(this.config.delivery.leaseMs);
         this.db
           .tx((m) =>
             this.db.query(
@@ -468,9 +499,9 @@ export class DeliveryDispatcher
               [row.id, this.instanceId, leaseUntil],
             ),
           )
-          .catch((error: Error) =>
+          .catch((error: unknown) =>
             this.logger.warn(
-              `lease renewal of delivery ${row.id} failed: ${error.message}`,
+              `lease renewal of delivery ${row.id} failed: ${maskedText(errorText(error), this.mask)}`,
             ),
           );
       },
