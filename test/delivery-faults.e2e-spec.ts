@@ -40,7 +40,18 @@ describe('Delivery under PagerDuty faults (e2e)', () => {
     await pd.stop();
     process.off('warning', onWarning);
   });
-  beforeEach(() => pd.reset());
+  beforeEach(async () => {
+    pd.reset();
+    // nothing left over from the test before may take this test's scripted answer
+    await expect
+      .poll(
+        () =>
+          t.dataSource.getRepository(Delivery).countBy({ state: 'pending' }),
+        { timeout: 10_000 },
+      )
+      .toBe(0);
+    pd.reset();
+  });
   afterEach(() => {
     // Node fires an overflowing timer at once: a delay nobody capped
     expect(warnings.map((w) => w.name)).not.toContain('TimeoutOverflowWarning');

@@ -26,7 +26,19 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     await t?.close();
     await pd.stop();
   });
-  beforeEach(() => pd.reset());
+  beforeEach(async () => {
+    pd.reset();
+    // A row left pending by the test before (the hung send) would take the next scripted
+    // failure meant for this test's first event.
+    await expect
+      .poll(
+        () =>
+          t.dataSource.getRepository(Delivery).countBy({ state: 'pending' }),
+        { timeout: 15_000 },
+      )
+      .toBe(0);
+    pd.reset();
+  });
 
   let n = 0;
   const fire = async (
