@@ -62,9 +62,9 @@ export class PagerDutyClient {
   async send(event: PagerDutyEvent): Promise<PagerDutyAccepted> {
     const scrub = secretScrubber(event.routing_key);
     // axios' timeout only watches the socket once connected; the abort caps the whole
-    // attempt, reading the answer included. Cleared on the answer: AbortSignal.timeout()
-    // kept every send's signal and timer alive for the full 10 s (~22 MB at a backlog
-    // drain's 2,000 sends/s).
+    // attempt, reading the answer included. Cleared once the answer is read:
+    // AbortSignal.timeout() kept every send's signal and timer alive for the full 10 s
+    // (~22 MB at a backlog drain's 2,000 sends/s).
     const abort = new AbortController();
     const deadline = setTimeout(
       () => abort.abort(),
@@ -210,8 +210,8 @@ function describeBody(body: unknown): string {
 
 /**
  * `Retry-After` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3); anything else
- * (negative, garbage, a number too big to be a date) is no advice at all. The result is
- * finite but may be huge: the dispatcher caps it at `DELIVERY_RETRY_MAX`.
+ * (negative, garbage) is no advice at all. The result is finite but may be huge (years):
+ * the dispatcher caps it at `DELIVERY_RETRY_MAX`.
  */
 export function parseRetryAfter(
   header: unknown,
