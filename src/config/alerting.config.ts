@@ -48,7 +48,7 @@ export interface AlertingConfig {
     retryBaseMs: number;
     retryMaxMs: number;
     maxAgeMs: number;
-    /** whole budget of one send (PagerDuty, webhook), connect to last byte read */
+    /** whole budget of one send (PagerDuty, webhook, SNS), connect to last byte read */
     timeoutMs: number;
     leaseMs: number;
     pollIntervalMs: number;

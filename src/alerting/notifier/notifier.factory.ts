@@ -50,7 +50,11 @@ export async function createNotifiers(
           endpoint: config.aws.endpointUrl,
           maxAttempts: 1,
         });
-        return new SnsNotifier({ topicArn: config.sns.topicArn!, client });
+        return new SnsNotifier({
+          topicArn: config.sns.topicArn!,
+          client,
+          timeoutMs: config.delivery.timeoutMs,
+        });
       }
       case 'webhook':
         return new WebhookNotifier(
