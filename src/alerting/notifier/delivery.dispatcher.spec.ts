@@ -298,4 +298,29 @@ describe('DeliveryDispatcher', () => {
       }
     },
   );
+
+  it('retries a send that never settles once twice the delivery timeout has passed', async () => {
+    const db = new ScriptedDatabase();
+    const notifier: Notifier = {
+      name: 'test',
+      send: () => new Promise(() => undefined), // a host adapter with no deadline of its own
+    };
+    const dispatcher = new DeliveryDispatcher(
+      db as unknown as DatabaseService,
+      [notifier],
+      { delivery: { ...config.delivery, timeoutMs: 50 } } as AlertingConfig,
+      { schedule: false } as AlertingModuleOptions,
+      { now: () => new Date() },
+      scheduler,
+    );
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 1 }]);
+    await vi.waitFor(() => expect(db.recorded).toHaveLength(1), {
+      timeout: 3_000,
+    });
+    expect(db.recorded[0]).toEqual({ id: 1, state: 'pending' });
+    await vi.waitFor(() => expect(dispatcher.inflightCount).toBe(0));
+    await dispatcher.drain(1_000);
+  });
 });

@@ -311,13 +311,16 @@ export class DeliveryDispatcher
     }
     let result: NotifierResult | void;
     try {
-      result = await notifier.send({
-        deliveryId: String(row.id),
-        action: row.action,
-        incident: row.payload.incident,
-        routingKey: row.payload.routingKey ?? null,
-        createdAt: new Date(row.createdAt),
-      });
+      result = await this.settling(
+        notifier,
+        notifier.send({
+          deliveryId: String(row.id),
+          action: row.action,
+          incident: row.payload.incident,
+          routingKey: row.payload.routingKey ?? null,
+          createdAt: new Date(row.createdAt),
+        }),
+      );
     } catch (error) {
       try {
         return this.failed(row, attempts, error, mask);
@@ -413,6 +416,33 @@ export class DeliveryDispatcher
         );
       },
     };
+  }
+
+  /**
+   * The built-in adapters give up at DELIVERY_TIMEOUT; a host's own adapter that never
+   * settles would hold its row (lease renewed) and every later event of the key for good.
+   * Past twice that budget the attempt counts as timed out and is retried.
+   */
+  private async settling<T>(notifier: Notifier, send: Promise<T>): Promise<T> {
+    const ms = clampDelay(2 * (this.config.delivery.timeoutMs ?? 0) + 1_000);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new NotifierError(
+              `notifier ${notifier.name} did not settle within ${ms} ms`,
+              true,
+            ),
+          ),
+        ms,
+      );
+    });
+    try {
+      return await Promise.race([send, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Routing keys are few: the last one's masker is kept rather than rebuilt per row. */
