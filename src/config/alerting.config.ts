@@ -57,6 +57,8 @@ export interface AlertingConfig {
     retryBaseMs: number;
     retryMaxMs: number;
     maxAgeMs: number;
+    /** whole budget of one send (PagerDuty, webhook, SNS), connect to last byte read */
+    timeoutMs: number;
     leaseMs: number;
     pollIntervalMs: number;
     concurrency: number;
@@ -82,6 +84,7 @@ const EXTRA_DURATIONS = {
   DELIVERY_RETRY_BASE: '1s',
   DELIVERY_RETRY_MAX: '5m',
   DELIVERY_MAX_AGE: '24h',
+  DELIVERY_TIMEOUT: '10s',
   DELIVERY_LEASE: '30s',
   DISPATCH_POLL_INTERVAL: '1s',
   DATABASE_CONNECT_TIMEOUT: '5s',
@@ -218,6 +221,7 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
       retryBaseMs: durations.DELIVERY_RETRY_BASE,
       retryMaxMs: durations.DELIVERY_RETRY_MAX,
       maxAgeMs: durations.DELIVERY_MAX_AGE,
+      timeoutMs: durations.DELIVERY_TIMEOUT,
       leaseMs: durations.DELIVERY_LEASE,
       pollIntervalMs: durations.DISPATCH_POLL_INTERVAL,
       concurrency: 32,
