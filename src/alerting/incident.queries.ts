@@ -40,6 +40,17 @@ export function incidentView(i: Incident) {
     acknowledgedAt: i.acknowledgedAt,
     resolvedAt: i.resolvedAt,
     resolveReason: i.resolveReason,
+    // the route's key names, never the keys
+    route: i.route
+      ? {
+          names: i.route.names,
+          notifiers: i.route.targets.map((t) =>
+            t.keyName ? `${t.notifier}:${t.keyName}` : t.notifier,
+          ),
+          pageAfterUntil: i.route.pageAfterUntil ?? null,
+        }
+      : null,
+    suppressedBy: i.suppressedBy ?? null,
   };
 }
 
@@ -107,6 +118,7 @@ export class IncidentQueries {
     statuses: IncidentStatus[],
     limit: number,
     cursor?: string,
+    suppressed?: boolean,
   ): Promise<Page<ReturnType<typeof incidentView>>> {
     return this.db.read(async (m) => {
       const q = m
@@ -116,6 +128,12 @@ export class IncidentQueries {
         .limit(limit + 1);
       if (statuses.length > 0)
         q.andWhere('i.status IN (:...statuses)', { statuses });
+      if (suppressed !== undefined)
+        q.andWhere(
+          suppressed
+            ? 'i.suppressed_by IS NOT NULL'
+            : 'i.suppressed_by IS NULL',
+        );
       if (cursor) {
         const [createdAt, id] = decodeCursor(cursor);
         q.andWhere(

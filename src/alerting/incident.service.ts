@@ -18,6 +18,13 @@ import { NotifierRegistry } from '../notifier/notifier.registry.js';
 import { OutboxService } from '../notifier/outbox.service.js';
 import { toSnapshot } from './incident.snapshot.js';
 import { AlertingMetrics } from '../ops/alerting.metrics.js';
+import {
+  INCIDENT_ROUTER,
+  type IncidentHold,
+  type IncidentRouter,
+  type RouterBatch,
+} from './incident-router.port.js';
+import type { NotificationAction } from '../notifier/notifier.port.js';
 
 interface NormalizedAlert {
   dedupKey: string;
@@ -59,6 +66,9 @@ export class IncidentService {
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Optional() private readonly metrics?: AlertingMetrics,
+    @Optional()
+    @Inject(INCIDENT_ROUTER)
+    private readonly router?: IncidentRouter,
   ) {}
 
   /** Applies a batch in one transaction: all of it is stored, or none of it. */
@@ -74,8 +84,9 @@ export class IncidentService {
           alerts.map((a) => a.dedupKey),
         );
         const out: IngestResult[] = [];
+        const routing = this.router?.batch(w, now);
         for (const alert of alerts)
-          out.push(await this.apply(w, open, alert, now, context));
+          out.push(await this.apply(w, open, alert, now, context, routing));
         await w.flush();
         return out;
       }),
@@ -104,7 +115,7 @@ export class IncidentService {
       );
       const w = new TxWriter(this.db, m);
       this.timeline(w, open.id, now, 'acknowledged', { by: 'api' });
-      this.outbox.enqueue(w, this.payload(open), 'acknowledge', now);
+      this.notify(w, open, 'acknowledge', now);
       await w.flush();
       return open;
     });
@@ -174,6 +185,7 @@ export class IncidentService {
     alert: NormalizedAlert,
     now: string,
     context: Incident['notifierContext'],
+    routing?: RouterBatch,
   ): Promise<IngestResult> {
     const open = openByKey.get(alert.dedupKey) ?? null;
     // Out-of-order delivery (SNS retries, EventBridge) must not reopen or re-resolve.
@@ -278,12 +290,24 @@ export class IncidentService {
       resolvedAt: null,
       resolveReason: null,
     };
+    // Routing: decided once, as it opens, and kept with it (see incident-router.port.ts).
+    if (routing) {
+      const decision = await routing.decide(incident, openByKey);
+      incident.route = decision.route;
+      incident.suppressedBy = decision.hold;
+    }
     w.insert(Incident, incident);
     openByKey.set(alert.dedupKey, incident);
     this.timeline(w, incident.id, now, 'triggered', {
       source: alert.ingestSource,
     });
-    this.outbox.enqueue(w, this.payload(incident), 'trigger', now);
+    if (incident.suppressedBy) {
+      this.timeline(w, incident.id, now, 'suppressed', {
+        ...incident.suppressedBy,
+      });
+      this.metrics?.alertSuppressed(incident.suppressedBy.reason);
+    }
+    this.notify(w, incident, 'trigger', now);
     return {
       dedupKey: alert.dedupKey,
       incidentId: incident.id,
@@ -318,7 +342,7 @@ export class IncidentService {
       resolveReason: reason,
     });
     this.timeline(w, incident.id, now, 'resolved', { reason, ...detail });
-    this.outbox.enqueue(w, this.payload(incident), 'resolve', now);
+    this.notify(w, incident, 'resolve', now);
     return true;
   }
 
@@ -403,6 +427,77 @@ export class IncidentService {
           `incident ${dedupKey} is already resolved`,
         )
       : new AlertingError('not-found', `no incident with dedupKey ${dedupKey}`);
+  }
+
+  /**
+   * The outbox rows of a transition, to the incident's route. A held incident has not
+   * paged, so none of its transitions is sent; one that paged is never held again.
+   */
+  private notify(
+    w: TxWriter,
+    incident: Incident,
+    action: NotificationAction,
+    now: string,
+  ): void {
+    if (incident.suppressedBy) return;
+    this.outbox.enqueue(
+      w,
+      this.payload(incident),
+      action,
+      now,
+      incident.route?.targets,
+    );
+  }
+
+  /**
+   * Ends an incident's hold if `recheck` (run in the transaction, the row locked) finds
+   * none left: its trigger goes out now, to the route decided when it opened (and its
+   * acknowledge, if someone acknowledged it meanwhile). A hold that changed reason is
+   * stored. True when this call sent the trigger: concurrent callers send it once.
+   */
+  async release(
+    incidentId: string,
+    recheck: (incident: Incident, w: TxWriter) => Promise<IncidentHold | null>,
+  ): Promise<boolean> {
+    const done = await this.db.tx(async (m) => {
+      const [row] = await this.db.query(
+        m,
+        this.db.forUpdate(
+          'SELECT * FROM incidents WHERE id = $1 AND open_key IS NOT NULL AND suppressed_by IS NOT NULL',
+        ),
+        [incidentId],
+      );
+      if (!row) return false;
+      const incident = this.db.fromRow(Incident, row);
+      const w = new TxWriter(this.db, m);
+      const hold = await recheck(incident, w);
+      if (hold) {
+        if (JSON.stringify(hold) !== JSON.stringify(incident.suppressedBy))
+          await w.query(
+            'UPDATE incidents SET suppressed_by = $2 WHERE id = $1',
+            [incidentId, JSON.stringify(hold)],
+          );
+        return false;
+      }
+      const now = this.clock.now().toISOString();
+      await w.query('UPDATE incidents SET suppressed_by = NULL WHERE id = $1', [
+        incidentId,
+      ]);
+      this.timeline(w, incidentId, now, 'released', {
+        ...incident.suppressedBy,
+      });
+      incident.suppressedBy = null;
+      this.notify(w, incident, 'trigger', now);
+      if (incident.status === 'acknowledged')
+        this.notify(w, incident, 'acknowledge', now);
+      await w.flush();
+      return true;
+    });
+    if (done) {
+      this.metrics?.holdReleased();
+      this.outbox.committed();
+    }
+    return done;
   }
 
   private payload(incident: Incident) {

@@ -70,15 +70,29 @@ export class IncidentsController {
     required: false,
     description: 'nextCursor of the previous page',
   })
+  @ApiQuery({
+    name: 'suppressed',
+    required: false,
+    description:
+      'true: only incidents held back (never paged so far); false: the others',
+  })
   list(
     @Query('status') status?: string,
     @Query('limit') limit?: string,
     @Query('cursor') cursor?: string,
+    @Query('suppressed') suppressed?: string,
   ) {
+    if (
+      suppressed !== undefined &&
+      suppressed !== 'true' &&
+      suppressed !== 'false'
+    )
+      throw new BadRequestException(['suppressed must be true or false']);
     return this.queries.list(
       parseList('status', status, STATUSES),
       parseLimit(limit),
       cursor,
+      suppressed === undefined ? undefined : suppressed === 'true',
     );
   }
 

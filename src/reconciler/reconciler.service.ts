@@ -1,4 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import {
+  HOLD_RELEASER,
+  type HoldReleaser,
+} from '../alerting/incident-router.port.js';
 import {
   ALERTING_CONFIG,
   type AlertingConfig,
@@ -23,6 +27,8 @@ import {
 export interface ReconcileResult {
   skipped: boolean;
   stale: number;
+  /** held incidents whose trigger went out (routing: the hold ended while open) */
+  released?: number;
   alarmOk?: number;
   alarmDeleted?: number;
   cloudWatchError?: string;
@@ -40,6 +46,7 @@ const RESOLVE_LABELS: Record<string, string> = {
   stale: 'stale',
   alarmOk: 'alarm-ok',
   alarmDeleted: 'alarm-deleted',
+  released: 'released from hold',
 };
 const PAGE_SIZE = 500;
 
@@ -77,6 +84,9 @@ export class ReconcilerService {
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(RECONCILER_SOURCES) private readonly sources: ReconcilerSource[],
+    @Optional()
+    @Inject(HOLD_RELEASER)
+    private readonly holds?: HoldReleaser,
   ) {}
 
   private zeros(): Record<string, number> {
@@ -124,6 +134,8 @@ export class ReconcilerService {
         );
       }
     }
+    // after the closes: an inhibiting incident closed this tick releases its targets now
+    if (this.holds) result.released = await this.holds.releaseDue();
     return result;
   }
 
