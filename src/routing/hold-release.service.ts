@@ -8,6 +8,13 @@ import { HoldService } from './hold.service.js';
 
 const PAGE = 500;
 
+// The partial index ix_incidents_held holds open held incidents only: the pass never
+// reads the rest of the table. Exported for the query-plan spec.
+export const HELD_SQL = `
+  SELECT id FROM incidents
+  WHERE open_key IS NOT NULL AND suppressed_by IS NOT NULL AND id > $1
+  ORDER BY id LIMIT $2`;
+
 /**
  * The reconciler's release pass: every open held incident is checked again, and the
  * trigger of one no longer held goes out to its route. Reads held incidents only (the
@@ -31,13 +38,7 @@ export class HoldReleaseService implements HoldReleaser {
     let after = '';
     for (;;) {
       const rows = await this.db.read((m) =>
-        this.db.query<{ id: string }>(
-          m,
-          `SELECT id FROM incidents
-           WHERE open_key IS NOT NULL AND suppressed_by IS NOT NULL AND id > $1
-           ORDER BY id LIMIT $2`,
-          [after, PAGE],
-        ),
+        this.db.query<{ id: string }>(m, HELD_SQL, [after, PAGE]),
       );
       for (const { id } of rows) {
         const sent = await this.incidents.release(id, (incident, w) =>
