@@ -302,13 +302,19 @@ describe('Routing (e2e)', () => {
   it('SIGHUP loads the file again; a bad file there keeps the old rules', async () => {
     writeFileSync(file, FILE.replace('${PD_KEY_PLATFORM}', '${PD_KEY_NEW}'));
     process.emit('SIGHUP', 'SIGHUP');
-    expect((await t.api.get('/v1/routing').expect(200)).body.pagerduty.keys.platform).toBe('****nnn3');
+    expect(
+      (await t.api.get('/v1/routing').expect(200)).body.pagerduty.keys.platform,
+    ).toBe('****nnn3');
     writeFileSync(file, 'routes: 7');
     process.emit('SIGHUP', 'SIGHUP');
-    expect((await t.api.get('/v1/routing').expect(200)).body.pagerduty.keys.platform).toBe('****nnn3');
+    expect(
+      (await t.api.get('/v1/routing').expect(200)).body.pagerduty.keys.platform,
+    ).toBe('****nnn3');
     writeFileSync(file, FILE);
     process.emit('SIGHUP', 'SIGHUP');
-    expect((await t.api.get('/v1/routing').expect(200)).body.pagerduty.keys.platform).toBe('****ppp1');
+    expect(
+      (await t.api.get('/v1/routing').expect(200)).body.pagerduty.keys.platform,
+    ).toBe('****ppp1');
   });
 
   it('POST /v1/routing/test answers the route, notifiers, key names (never the key) and any hold', async () => {

@@ -21,14 +21,12 @@ describe('Silences (e2e)', () => {
   const incident = async (key: string) =>
     (await t.api.get(`/v1/incidents/${key}`).expect(200)).body;
   const silence = (body: Record<string, unknown>) =>
-    t.api
-      .post('/v1/silences')
-      .send({
-        comment: 'maintenance',
-        createdBy: 'ops@example.com',
-        duration: '1h',
-        ...body,
-      });
+    t.api.post('/v1/silences').send({
+      comment: 'maintenance',
+      createdBy: 'ops@example.com',
+      duration: '1h',
+      ...body,
+    });
   const deliveries = (dedupKey: string) =>
     t.dataSource.getRepository(Delivery).findBy({ dedupKey });
 

@@ -48,7 +48,36 @@ export function fieldValue(alert: RoutableAlert, field: string): string | null {
   return (alert[field as keyof RoutableAlert] as string | null) ?? null;
 }
 
-export type Matcher = (alert: RoutableAlert) => boolean;
+export type Matcher = ((alert: RoutableAlert) => boolean) & {
+  /** the fields tested by value (a string or a list): what a table of rules can index */
+  exact?: ReadonlyMap<string, ReadonlySet<string>>;
+};
+
+type Getter = (alert: RoutableAlert) => string | null;
+
+/** One static getter per field, made once: no dynamic property lookup per alert. */
+const GETTERS: Record<string, Getter> = {
+  severity: (a) => a.severity,
+  alarmName: (a) => a.alarmName,
+  metricName: (a) => a.metricName,
+  dedupKey: (a) => a.dedupKey,
+  environment: (a) => a.environment,
+  source: (a) => a.source,
+  component: (a) => a.component,
+  group: (a) => a.group,
+  class: (a) => a.class,
+  via: (a) => a.via,
+};
+
+export function getterOf(field: string): Getter {
+  const own = GETTERS[field];
+  if (own) return own;
+  const name = field.slice(CUSTOM.length);
+  return (a) => {
+    const v = a.customDetails[name];
+    return typeof v === 'string' ? v : null;
+  };
+}
 
 /** One field's test, compiled once: a Set lookup or an anchored RegExp per alert, no parsing. */
 function compileValue(
@@ -56,7 +85,9 @@ function compileValue(
   raw: unknown,
   path: string,
   problems: string[],
+  exact: Map<string, Set<string>>,
 ): ((value: string) => boolean) | null {
+  // an alert's severity is upper-case from ingestion on: only the matcher's is normalized
   const severity = field === 'severity';
   const norm = (s: string) => (severity ? s.toUpperCase() : s);
   const checkSeverity = (s: string, at: string) => {
@@ -71,7 +102,8 @@ function compileValue(
   if (typeof raw === 'string') {
     checkSeverity(raw, path);
     const want = norm(raw);
-    return (v) => norm(v) === want;
+    exact.set(field, new Set([want]));
+    return (v) => v === want;
   }
   if (Array.isArray(raw)) {
     if (raw.length === 0) {
@@ -85,7 +117,8 @@ function compileValue(
     }
     raw.forEach((v: string, i) => checkSeverity(v, `${path}[${i}]`));
     const set = new Set(raw.map((v: string) => norm(v)));
-    return (v) => set.has(norm(v));
+    exact.set(field, set);
+    return (v) => set.has(v);
   }
   if (raw && typeof raw === 'object') {
     const keys = Object.keys(raw);
@@ -132,7 +165,9 @@ export function compileMatchers(
     return null;
   }
   const before = problems.length;
-  const tests: [string, (v: string) => boolean][] = [];
+  const getters: Getter[] = [];
+  const tests: ((v: string) => boolean)[] = [];
+  const exact = new Map<string, Set<string>>();
   for (const [field, value] of entries) {
     const at = `${path}.${field}`;
     if (!isMatchField(field)) {
@@ -141,15 +176,88 @@ export function compileMatchers(
       );
       continue;
     }
-    const test = compileValue(field, value, at, problems);
-    if (test) tests.push([field, test]);
+    const test = compileValue(field, value, at, problems, exact);
+    if (test) {
+      getters.push(getterOf(field));
+      tests.push(test);
+    }
   }
   if (problems.length > before) return null;
-  return (alert) => {
-    for (const [field, test] of tests) {
-      const v = fieldValue(alert, field);
-      if (v === null || !test(v)) return false;
+  const n = tests.length;
+  const matcher: Matcher = (alert) => {
+    for (let i = 0; i < n; i++) {
+      const v = getters[i](alert);
+      if (v === null || !tests[i](v)) return false;
     }
     return true;
   };
+  matcher.exact = exact;
+  return matcher;
+}
+
+const NONE: readonly number[] = [];
+
+/**
+ * Narrows a list of matchers to those that can match an alert, keeping their order: the
+ * field tested by value in the most matchers, with the smallest buckets, indexes them
+ * (value → matcher positions); matchers not testing it are always candidates. With 200
+ * routes split by team, an alert walks its team's routes, not all 200.
+ */
+export class MatcherIndex {
+  private readonly getter: Getter | null = null;
+  private readonly buckets = new Map<string, number[]>();
+  private readonly rest: number[] = [];
+  private readonly all: number[];
+
+  constructor(matchers: readonly Matcher[]) {
+    this.all = matchers.map((_, i) => i);
+    const fields = new Set(
+      matchers.flatMap((m) => [...(m.exact?.keys() ?? [])]),
+    );
+    let best: { field: string; cost: number } | null = null;
+    for (const field of fields) {
+      const sizes = new Map<string, number>();
+      let unconstrained = 0;
+      for (const m of matchers) {
+        const values = m.exact?.get(field);
+        if (!values) unconstrained++;
+        else for (const v of values) sizes.set(v, (sizes.get(v) ?? 0) + 1);
+      }
+      const cost = Math.max(0, ...sizes.values()) + unconstrained;
+      if (!best || cost < best.cost) best = { field, cost };
+    }
+    if (!best || best.cost >= matchers.length) return;
+    this.getter = getterOf(best.field);
+    matchers.forEach((m, i) => {
+      const values = m.exact?.get(best.field);
+      if (!values) this.rest.push(i);
+      else
+        for (const v of values) {
+          const bucket = this.buckets.get(v);
+          if (bucket) bucket.push(i);
+          else this.buckets.set(v, [i]);
+        }
+    });
+  }
+
+  /** Positions, ascending, of the matchers that may match `alert`. */
+  candidates(alert: RoutableAlert): readonly number[] {
+    if (!this.getter) return this.all;
+    const v = this.getter(alert);
+    const bucket = (v === null ? undefined : this.buckets.get(v)) ?? NONE;
+    if (this.rest.length === 0) return bucket;
+    if (bucket.length === 0) return this.rest;
+    const out: number[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < bucket.length || j < this.rest.length) {
+      if (
+        j >= this.rest.length ||
+        (i < bucket.length && bucket[i] < this.rest[j])
+      )
+        out.push(bucket[i++]);
+      else out.push(this.rest[j++]);
+    }
+    return out;
+  }
 }

@@ -9,6 +9,7 @@ import {
   compileMatchers,
   fieldValue,
   isMatchField,
+  MatcherIndex,
   type Matcher,
   type RoutableAlert,
 } from './matcher.js';
@@ -79,13 +80,17 @@ function isMap(v: unknown): v is Record<string, unknown> {
  * never the file's text. Immutable: a reload swaps the whole table.
  */
 export class RoutingTable {
+  private readonly index: MatcherIndex;
+
   private constructor(
     readonly keys: ReadonlyMap<string, string>,
     private readonly routes: CompiledRoute[],
     private readonly fallback: CompiledRoute | null,
     readonly inhibit: InhibitRule[],
     private readonly rawInhibit: unknown[],
-  ) {}
+  ) {
+    this.index = new MatcherIndex(routes.map((r) => r.match));
+  }
 
   static empty(): RoutingTable {
     return new RoutingTable(new Map(), [], null, [], []);
@@ -320,7 +325,8 @@ export class RoutingTable {
    */
   match(alert: RoutableAlert): RouteMatch | null {
     let matched: CompiledRoute[] | null = null;
-    for (const route of this.routes) {
+    for (const i of this.index.candidates(alert)) {
+      const route = this.routes[i];
       if (!route.match(alert)) continue;
       (matched ??= []).push(route);
       if (!route.continue) break;

@@ -15,6 +15,7 @@ import { AlertingError } from '../ops/alerting.errors.js';
 import { CLOCK, type Clock } from '../ops/clock.js';
 import {
   compileMatchers,
+  MatcherIndex,
   type Matcher,
   type RoutableAlert,
 } from '../routing/matcher.js';
@@ -54,6 +55,7 @@ const CREATE_KEYS = new Set([
 export class SilencesService {
   private readonly logger = new Logger(SilencesService.name);
   private cache: Cached[] = [];
+  private index = new MatcherIndex([]);
   /** newest `updated_at` loaded, and the ids carrying it */
   private mark = '';
   private markIds = new Set<string>();
@@ -66,7 +68,8 @@ export class SilencesService {
 
   /** The first silence active at `now` that matches, or null. */
   matching(alert: RoutableAlert, now: string): Silence | null {
-    for (const c of this.cache) {
+    for (const i of this.index.candidates(alert)) {
+      const c = this.cache[i];
       const s = c.silence;
       if (s.startsAt <= now && now < s.endsAt && c.match(alert)) return s;
     }
@@ -130,6 +133,7 @@ export class SilencesService {
         );
     }
     this.cache = cache;
+    this.index = new MatcherIndex(cache.map((c) => c.match));
     this.mark = mark;
     this.markIds = new Set(markRows.map((r) => r.id));
     this.loaded = true;
