@@ -7,6 +7,7 @@ import {
   Injectable,
   Module,
   type CanActivate,
+  type DynamicModule,
   type ExecutionContext,
   type ModuleMetadata,
 } from '@nestjs/common';
@@ -16,6 +17,7 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder } from '@nestjs/swagger';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import request from 'supertest';
 import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
 import {
@@ -96,11 +98,14 @@ interface Host {
  * configureApp (the standalone service's global filter and docs are not there).
  */
 async function startHost(
-  alerting: AlertingModuleOptions,
+  alerting: AlertingModuleOptions | DynamicModule,
   extra: Pick<ModuleMetadata, 'imports' | 'providers' | 'controllers'> = {},
 ): Promise<Host> {
   @Module({
-    imports: [AlertingModule.forRoot(alerting), ...(extra.imports ?? [])],
+    imports: [
+      'module' in alerting ? alerting : AlertingModule.forRoot(alerting),
+      ...(extra.imports ?? []),
+    ],
     providers: [HostTableNotifier, ...(extra.providers ?? [])],
     controllers: extra.controllers ?? [],
   })
@@ -153,7 +158,14 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
       },
       {
         imports: [
-          RouterModule.register([{ path: 'alerting', module: AlertingModule }]),
+          CloudWatchModule.forRoot(),
+          RouterModule.register([
+            {
+              path: 'alerting',
+              module: AlertingModule,
+              children: [CloudWatchModule],
+            },
+          ]),
         ],
       },
     );
@@ -175,6 +187,8 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
       );
       expect(again.body.message).toBe('incident embedded is already resolved');
       await api('post', '/v1/alerts/templates/no-such').send({}).expect(404);
+      await api('post', '/v1/cloudwatch/events').send({}).expect(400);
+      await host.http().post('/v1/alerts').set('x-api-key', KEY).expect(404);
       const invalid = await api('post', '/v1/alerts/templates/high-latency')
         .send({ colour: 'red' })
         .expect(400);
@@ -283,15 +297,28 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
     process.env.LOG_LEVEL = 'verbose';
     let host: Host | undefined;
     try {
-      host = await startHost({
-        config: {
-          appEnv: 'production',
-          notifiers: ['host-table'],
-          resolveTimeout: '4h',
-        },
-        database: { url: db.url },
-        auth: { apiKeys: [KEY] },
-      });
+      // the host's own config service feeds the options
+      @Injectable()
+      class HostConfig {
+        readonly alerting: AlertingModuleOptions = {
+          config: {
+            appEnv: 'production',
+            notifiers: ['host-table'],
+            resolveTimeout: '4h',
+          },
+          database: { url: db.url },
+          auth: { apiKeys: [KEY] },
+        };
+      }
+      @Module({ providers: [HostConfig], exports: [HostConfig] })
+      class HostConfigModule {}
+      host = await startHost(
+        AlertingModule.forRootAsync({
+          imports: [HostConfigModule],
+          inject: [HostConfig],
+          useFactory: (c: HostConfig) => c.alerting,
+        }),
+      );
       const res = await host
         .http()
         .post('/v1/alerts')
@@ -315,6 +342,7 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
           appEnv: 'test' as never,
           resolveTimeout: 'soon',
           delivery: { lease: 'forever' },
+          pagerduty: { routingKey: 'short' },
         });
       } catch (e) {
         return e as ConfigValidationError;
@@ -322,7 +350,12 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
     })();
     expect(error).toBeInstanceOf(ConfigValidationError);
     expect(error!.problems.map((p) => p.split(':')[0])).toEqual(
-      expect.arrayContaining(['appEnv', 'resolveTimeout', 'delivery.lease']),
+      expect.arrayContaining([
+        'appEnv',
+        'resolveTimeout',
+        'delivery.lease',
+        'pagerduty.routingKey',
+      ]),
     );
     expect(() =>
       resolveAlertingConfig({ appEnv: 'production' }, { auth: undefined }),
@@ -358,8 +391,17 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
         ['trigger', 'only-host-Q'],
         ['resolve', 'only-host-Q'],
       ]);
-      const rows = await host.dataSource.query(
-        `SELECT notifier, state FROM deliveries ORDER BY id`,
+      // the outcome is recorded just after send() returns
+      let rows: { notifier: string; state: string }[] = [];
+      const deadline = Date.now() + 5000;
+      do {
+        rows = await host.dataSource.query(
+          `SELECT notifier, state FROM deliveries ORDER BY id`,
+        );
+      } while (
+        rows.some((r) => r.state !== 'delivered') &&
+        Date.now() < deadline &&
+        (await new Promise((r) => setTimeout(r, 25)), true)
       );
       expect(rows).toEqual([
         { notifier: 'host-table', state: 'delivered' },
@@ -406,7 +448,11 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
     const start = () =>
       startHost(
         {
-          config: { ...FAST, notifiers: ['host-table'] },
+          config: {
+            ...FAST,
+            notifiers: ['host-table'],
+            pagerduty: { serviceName: 'Host on-call' },
+          },
           database: { url, tablePrefix: 'alerting_' },
         },
         {
@@ -426,11 +472,16 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
         .post('/v1/alerts')
         .send({ severity: 'critical', alarmName: 'prefixed' })
         .expect(202);
-      await host
+      const patched = await host
         .http()
         .patch('/v1/config/pagerduty')
         .send({ routingKey: 'abcdefabcdefabcdefabcdefabcdef12' })
         .expect(200);
+      expect(patched.body).toMatchObject({
+        enabled: false,
+        routingKey: '****ef12',
+        serviceName: 'Host on-call',
+      });
       await until(
         () => host.notifier.events.length,
         (n) => n === 1,
@@ -518,10 +569,16 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
           dead: 0,
         },
       });
-      const metrics = await alertingMetricsRegistry(core.app).metrics();
+      // merged into a host's registry that has its own process metrics
+      const host = new Registry();
+      collectDefaultMetrics({ register: host });
+      const merged = Registry.merge([host, alertingMetricsRegistry]);
+      const metrics = await merged.metrics();
       expect(metrics).toMatch(
         /alerting_alerts_ingested_total\{source="http"\} 1/,
       );
+      expect(metrics).toMatch(/alerting_incidents\{status="triggered"\} 1/);
+      expect(metrics).toContain('process_cpu_user_seconds_total');
     } finally {
       await core.close();
     }

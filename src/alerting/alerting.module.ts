@@ -25,6 +25,7 @@ import { DeliveriesController } from './deliveries.controller.js';
 import { IncidentEvent } from './incident-event.entity.js';
 import { Incident } from './incident.entity.js';
 import { IncidentQueries } from './incident.queries.js';
+import { IncidentRepository } from './incident.repository.js';
 import { IncidentService } from './incident.service.js';
 import { IncidentsController } from './incidents.controller.js';
 
@@ -62,6 +63,7 @@ const PROVIDERS: Provider[] = [
   AlertingMetrics,
   AlertingHealthIndicator,
   IncidentService,
+  IncidentRepository,
   IncidentQueries,
 ];
 

@@ -228,6 +228,19 @@ export interface AlertingOptions {
   cloudwatchDashboardName?: string;
   appDashboardUrl?: string;
   appDashboardName?: string;
+  /**
+   * PagerDuty settings the `pagerduty` adapter starts from (`PagerDutyModule.forRoot(...)`
+   * options win over these); the routing key can change at runtime.
+   */
+  pagerduty?: {
+    routingKey?: string;
+    eventsUrl?: string;
+    serviceName?: string;
+    escalationPolicyId?: string;
+    client?: string;
+    clientUrl?: string;
+    rateLimitPerMinute?: number;
+  };
   /** outbox tuning; defaults 1s, 5m, 24h, 30s, 1s */
   delivery?: {
     retryBase?: string | number;
@@ -255,7 +268,15 @@ const OPTION_ENV: Record<string, string> = {
   'delivery.maxAge': 'DELIVERY_MAX_AGE',
   'delivery.lease': 'DELIVERY_LEASE',
   'delivery.pollInterval': 'DISPATCH_POLL_INTERVAL',
+  'pagerduty.routingKey': 'PAGERDUTY_ROUTING_KEY',
+  'pagerduty.eventsUrl': 'PAGERDUTY_EVENTS_URL',
+  'pagerduty.serviceName': 'PAGERDUTY_SERVICE_NAME',
+  'pagerduty.escalationPolicyId': 'PAGERDUTY_ESCALATION_POLICY_ID',
+  'pagerduty.client': 'PAGERDUTY_CLIENT',
+  'pagerduty.clientUrl': 'PAGERDUTY_CLIENT_URL',
+  'pagerduty.rateLimitPerMinute': 'PAGERDUTY_RATE_LIMIT_PER_MINUTE',
 };
+const NESTED = ['delivery', 'pagerduty'] as const;
 
 /**
  * Defaults applied and every field validated, through the same rules as the standalone
@@ -279,9 +300,11 @@ export function resolveAlertingConfig(
     problems.push('auth.apiKeys: must be a list of non-empty keys');
   const flat: Record<string, unknown> = { ...options };
   delete flat.notifiers;
-  delete flat.delivery;
-  for (const [k, v] of Object.entries(options.delivery ?? {}))
-    flat[`delivery.${k}`] = v;
+  for (const group of NESTED) {
+    delete flat[group];
+    for (const [k, v] of Object.entries(options[group] ?? {}))
+      flat[`${group}.${k}`] = v;
+  }
   for (const [option, value] of Object.entries(flat)) {
     if (value === undefined) continue;
     const name = OPTION_ENV[option];
@@ -333,17 +356,25 @@ export function resolveAlertingConfig(
 /** The standalone service's environment as module options (see {@link AlertingOptions}). */
 export function alertingOptionsFromEnv(env: Env): AlertingOptions {
   const options: Record<string, unknown> = {};
-  const delivery: Record<string, string> = {};
+  const nested: Record<string, Record<string, string>> = {
+    delivery: {},
+  };
   for (const [option, name] of Object.entries(OPTION_ENV)) {
     const value = env[name];
-    if (value === undefined || value.trim() === '') continue;
-    if (option.startsWith('delivery.'))
-      delivery[option.slice('delivery.'.length)] = value;
+    // the standalone hands its PagerDuty settings to PagerDutyModule directly
+    if (
+      value === undefined ||
+      value.trim() === '' ||
+      option.startsWith('pagerduty.')
+    )
+      continue;
+    const [group, key] = option.split('.');
+    if (key) nested[group][key] = value;
     else options[option] = value;
   }
   return {
     ...options,
-    delivery,
+    ...nested,
     notifiers: loadAlertingConfig(env).notifiers ?? undefined,
   } as AlertingOptions;
 }
