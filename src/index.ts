@@ -7,7 +7,7 @@ import { IncidentEvent } from './alerting/incident-event.entity.js';
 import { Delivery } from './notifier/delivery.entity.js';
 import { Setting } from './pagerduty/setting.entity.js';
 import { SnsMessageRecord } from './sns/sns-message.entity.js';
-import { Silence } from './silences/silence.entity.js';
+import { Silence } from './routing/silence.entity.js';
 
 export {
   AlertingModule,

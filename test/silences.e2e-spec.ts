@@ -7,7 +7,7 @@ import {
 } from './support/test-app.js';
 import { eventsOf, sleep, TestClock } from './support/routing.js';
 import { Delivery } from '../src/notifier/delivery.entity.js';
-import { Silence } from '../src/silences/silence.entity.js';
+import { Silence } from '../src/routing/silence.entity.js';
 
 describe('Silences (e2e)', () => {
   const pd = new FakePagerDuty();

@@ -3,7 +3,7 @@ import type { HoldReleaser } from '../alerting/incident-router.port.js';
 import { IncidentService } from '../alerting/incident.service.js';
 import { DatabaseService } from '../database/database.service.js';
 import { CLOCK, type Clock } from '../ops/clock.js';
-import { SilencesService } from '../silences/silences.service.js';
+import { SilencesService } from './silences.service.js';
 import { HoldService } from './hold.service.js';
 
 const PAGE = 500;

@@ -16,7 +16,7 @@ import type {
 } from '../alerting/incident-router.port.js';
 import { Incident } from '../alerting/incident.entity.js';
 import { CLOCK, type Clock } from '../ops/clock.js';
-import { SilencesService } from '../silences/silences.service.js';
+import { SilencesService } from './silences.service.js';
 import type { RoutableAlert } from './matcher.js';
 import { equalOn, RoutingTable, type RouteMatch } from './routing-table.js';
 import { RoutingService } from './routing.service.js';

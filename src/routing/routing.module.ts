@@ -6,9 +6,9 @@ import {
 } from '../alerting/incident-router.port.js';
 import { ALERTING_DATA_SOURCE } from '../database/data-source.options.js';
 import { protectControllers } from '../ops/api-key.guard.js';
-import { Silence } from '../silences/silence.entity.js';
-import { SilencesController } from '../silences/silences.controller.js';
-import { SilencesService } from '../silences/silences.service.js';
+import { Silence } from './silence.entity.js';
+import { SilencesController } from './silences.controller.js';
+import { SilencesService } from './silences.service.js';
 import { HoldReleaseService } from './hold-release.service.js';
 import { HoldService } from './hold.service.js';
 import { RoutingController } from './routing.controller.js';

@@ -18,7 +18,7 @@ import {
   MatcherIndex,
   type Matcher,
   type RoutableAlert,
-} from '../routing/matcher.js';
+} from './matcher.js';
 import { Silence, silenceState, type SilenceState } from './silence.entity.js';
 
 export interface CreateSilence {
