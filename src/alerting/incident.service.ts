@@ -26,6 +26,7 @@ import {
   type RouterBatch,
 } from './incident-router.port.js';
 import type { NotificationAction } from '../notifier/notifier.port.js';
+import { validateAlerts } from './alert-validation.js';
 
 interface NormalizedAlert {
   dedupKey: string;
@@ -73,10 +74,17 @@ export class IncidentService {
     private readonly router?: IncidentRouter,
   ) {}
 
-  /** Applies a batch in one transaction: all of it is stored, or none of it. */
+  /**
+   * Validates a batch (every edge's alerts pass the same rules: AlertingError `invalid`
+   * listing each problem) and applies it in one transaction: all of it is stored, or
+   * none of it.
+   */
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
-    const now = this.clock.now().toISOString();
-    const alerts = items.map((item) => this.normalize(item, now));
+    const clockNow = this.clock.now();
+    const now = clockNow.toISOString();
+    const alerts = validateAlerts(items, clockNow).map((item) =>
+      this.normalize(item, now),
+    );
     const context = await this.notifiers.context();
     const results = await this.withConflictRetry(() =>
       this.db.tx(async (m) => {
