@@ -217,6 +217,28 @@ describe('Silences (e2e)', () => {
     ]);
   });
 
+  it('acknowledged while held: nothing sent then; on release the trigger, then the acknowledge', async () => {
+    const s = (
+      await silence({ matchers: { alarmName: 'held-ack' } }).expect(201)
+    ).body;
+    await fire({ alarmName: 'held-ack' });
+    await t.api.post('/v1/incidents/held-ack/acknowledge').expect(200);
+    await sleep(300);
+    expect(await deliveries('held-ack')).toEqual([]);
+    await t
+      .http()
+      .delete(`/v1/silences/${s.id}`)
+      .set('Authorization', 'Bearer test-api-key-0123456789')
+      .expect(200);
+    await pd.waitFor((r) => r.length === 2, 2_000);
+    expect(eventsOf(pd)).toEqual([
+      `trigger ${ROUTING_KEY}`,
+      `acknowledge ${ROUTING_KEY}`,
+    ]);
+    await t.api.post('/v1/incidents/held-ack/resolve').expect(200);
+    await pd.waitFor((r) => r.length === 3);
+  });
+
   it('never swallows the acknowledge and resolve of an incident that paged before the silence', async () => {
     await fire({ alarmName: 'paged-first' });
     await pd.waitFor((r) => r.length === 1);
@@ -240,8 +262,9 @@ describe('Silences (e2e)', () => {
   it('counts silenced alerts in /metrics and filters them in the incident list', async () => {
     const text = (await t.http().get('/metrics').expect(200)).text;
     expect(text).toMatch(
-      /alerting_alerts_suppressed_total\{reason="silence"\} 4/,
+      /alerting_alerts_suppressed_total\{reason="silence"\} 5/,
     );
+    expect(text).toMatch(/alerting_holds_released_total 3/);
     const held = (
       await t.api.get('/v1/incidents?suppressed=true').expect(200)
     ).body.items.map((i: { dedupKey: string }) => i.dedupKey);
