@@ -389,29 +389,17 @@ export class IncidentService {
     recheck: (incident: Incident, w: TxWriter) => Promise<IncidentHold | null>,
   ): Promise<boolean> {
     const done = await this.db.tx(async (m) => {
-      const [row] = await this.db.query(
-        m,
-        this.db.forUpdate(
-          'SELECT * FROM incidents WHERE id = $1 AND open_key IS NOT NULL AND suppressed_by IS NOT NULL',
-        ),
-        [incidentId],
-      );
-      if (!row) return false;
-      const incident = this.db.fromRow(Incident, row);
+      const incident = await this.repo.lockIfHeld(m, incidentId);
+      if (!incident) return false;
       const w = new TxWriter(this.db, m);
       const hold = await recheck(incident, w);
       if (hold) {
         if (JSON.stringify(hold) !== JSON.stringify(incident.suppressedBy))
-          await w.query(
-            'UPDATE incidents SET suppressed_by = $2 WHERE id = $1',
-            [incidentId, JSON.stringify(hold)],
-          );
+          await this.repo.setHold(w, incidentId, hold);
         return false;
       }
       const now = this.clock.now().toISOString();
-      await w.query('UPDATE incidents SET suppressed_by = NULL WHERE id = $1', [
-        incidentId,
-      ]);
+      await this.repo.setHold(w, incidentId, null);
       this.timeline(w, incidentId, now, 'released', {
         ...incident.suppressedBy,
       });

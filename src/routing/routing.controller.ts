@@ -8,7 +8,7 @@ import {
   Post,
   Query,
 } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { AlertDto } from '../alerting/dto/alert.dto.js';
 import {
   ALERTING_CONFIG,
@@ -58,6 +58,7 @@ export class RoutingController {
     summary:
       'Which route an alert takes, its notifiers and key names, and whether anything holds it now',
   })
+  @ApiBody({ type: AlertDto })
   @ApiQuery({
     name: 'via',
     required: false,

@@ -9,7 +9,7 @@ import {
   Post,
   Query,
 } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { parseList } from '../alerting/incidents.controller.js';
 import { CLOCK, type Clock } from '../ops/clock.js';
 import { silenceView, type SilenceState } from './silence.entity.js';
@@ -33,6 +33,34 @@ export class SilencesController {
   @ApiOperation({
     summary:
       'Create a silence: { matchers, startsAt?, endsAt | duration, comment, createdBy }',
+  })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['matchers', 'comment', 'createdBy'],
+      additionalProperties: false,
+      properties: {
+        matchers: {
+          type: 'object',
+          description:
+            'field → string | string[] | { regex }; fields as in routes (severity, alarmName, …, via, customDetails.<name>)',
+          example: { environment: 'production', alarmName: { regex: 'db-.*' } },
+        },
+        startsAt: {
+          type: 'string',
+          format: 'date-time',
+          description: 'default now',
+        },
+        endsAt: { type: 'string', format: 'date-time' },
+        duration: {
+          type: 'string',
+          example: '2h',
+          description: 'instead of endsAt',
+        },
+        comment: { type: 'string', maxLength: 4096 },
+        createdBy: { type: 'string', maxLength: 255 },
+      },
+    },
   })
   async create(@Body() body: unknown) {
     return this.view(await this.silences.create(body));
