@@ -306,6 +306,7 @@ async function main() {
       PAGERDUTY_EVENTS_URL: pd.url,
       PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
       RATE_LIMIT_PER_MINUTE: '0',
+      INGEST_RATE_LIMIT_PER_MINUTE: '0',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     });
     await new Promise((r) => setTimeout(r, 2000));
@@ -347,6 +348,7 @@ async function main() {
       PAGERDUTY_ROUTING_KEY: '0123456789abcdef0123456789abcdef',
       PAGERDUTY_EVENTS_URL: pd.url,
       RATE_LIMIT_PER_MINUTE: '0',
+      INGEST_RATE_LIMIT_PER_MINUTE: '0',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     });
     const shippedSingle = await load(shipped.url, () =>

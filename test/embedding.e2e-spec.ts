@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { alertingMigrations } from '../src/database/migrations/index.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -34,6 +33,7 @@ import {
   SnsIngestModule,
   addAlertingOpenApi,
   alertingMetricsRegistry,
+  alertingMigrations,
   resolveAlertingConfig,
   type AlertingModuleOptions,
   type NotificationEvent,
@@ -463,6 +463,7 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
               entities: [HostSetting],
             }),
             PagerDutyModule.forRoot({}),
+            CloudWatchModule.forRoot(),
           ],
         },
       );
@@ -538,6 +539,22 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
       expect(await q(`SELECT status FROM alerting_incidents`)).toEqual([
         { status: 'resolved' },
       ]);
+      // the transition-ordering table, behind an edge that knows when the state changed
+      const event = JSON.parse(
+        readFileSync(
+          new URL(
+            './fixtures/aws/eventbridge/state-change-single-metric-alarm.json',
+            import.meta.url,
+          ),
+          'utf8',
+        ),
+      );
+      await host.http().post('/v1/cloudwatch/events').send(event).expect(202);
+      expect(
+        Number(
+          (await q(`SELECT COUNT(*) AS n FROM alerting_key_transitions`))[0].n,
+        ),
+      ).toBe(1);
     } finally {
       await host.close();
       rmSync(dir, { recursive: true, force: true });

@@ -11,39 +11,9 @@ import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { IncidentStatus } from './incident.entity.js';
 import { IncidentQueries, incidentView } from './incident.queries.js';
 import { IncidentService } from './incident.service.js';
+import { parseCursor, parseLimit, parseList } from './query-params.js';
 
 const STATUSES: IncidentStatus[] = ['triggered', 'acknowledged', 'resolved'];
-
-export function parseList<T extends string>(
-  name: string,
-  raw: string | undefined,
-  allowed: readonly T[],
-): T[] {
-  const values = (raw ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const bad = values.filter((v) => !allowed.includes(v as T));
-  if (bad.length > 0)
-    throw new BadRequestException([
-      `${name} must be a comma list of ${allowed.join(', ')}; got ${bad.join(', ')}`,
-    ]);
-  return values as T[];
-}
-
-export function parseLimit(
-  raw: string | undefined,
-  fallback = 50,
-  max = 500,
-): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max)
-    throw new BadRequestException([
-      `limit must be an integer from 1 to ${max}`,
-    ]);
-  return n;
-}
 
 @ApiTags('incidents')
 @Controller('v1/incidents')
@@ -77,10 +47,10 @@ export class IncidentsController {
       'true: only incidents held back (never paged so far); false: the others',
   })
   list(
-    @Query('status') status?: string,
-    @Query('limit') limit?: string,
-    @Query('cursor') cursor?: string,
-    @Query('suppressed') suppressed?: string,
+    @Query('status') status?: unknown,
+    @Query('limit') limit?: unknown,
+    @Query('cursor') cursor?: unknown,
+    @Query('suppressed') suppressed?: unknown,
   ) {
     if (
       suppressed !== undefined &&
@@ -91,7 +61,7 @@ export class IncidentsController {
     return this.queries.list(
       parseList('status', status, STATUSES),
       parseLimit(limit),
-      cursor,
+      parseCursor(cursor, 'uuid'),
       suppressed === undefined ? undefined : suppressed === 'true',
     );
   }

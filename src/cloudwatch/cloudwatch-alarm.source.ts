@@ -34,7 +34,7 @@ const DESCRIBE_BATCH = 100;
  */
 @Injectable()
 export class CloudWatchAlarmSource implements ReconcilerSource {
-  private readonly logger = new Logger('Reconciler');
+  private readonly logger = new Logger(CloudWatchAlarmSource.name);
   readonly name = 'cloudWatch';
   readonly label = 'CloudWatch';
   readonly counters = ['alarmOk', 'alarmDeleted'] as const;

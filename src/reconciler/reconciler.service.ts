@@ -30,6 +30,8 @@ export interface ReconcileResult {
   stale: number;
   /** held incidents whose trigger went out (routing: the hold ended while open) */
   released?: number;
+  /** set when the release pass stopped early; its incidents stay held until a later tick */
+  releaseError?: string;
   alarmOk?: number;
   alarmDeleted?: number;
   cloudWatchError?: string;
@@ -152,7 +154,17 @@ export class ReconcilerService {
       }
     }
     // after the closes: an inhibiting incident closed this tick releases its targets now
-    if (this.holds) result.released = await this.holds.releaseDue();
+    if (this.holds) {
+      try {
+        result.released = await this.holds.releaseDue();
+      } catch (error) {
+        // a held trigger waits for the next tick; nothing is lost
+        result.releaseError = (error as Error).message;
+        this.logger.error(
+          `release of held incidents failed: ${result.releaseError}`,
+        );
+      }
+    }
     return result;
   }
 

@@ -9,7 +9,9 @@ describe('release pass query on SQLite', () => {
   let db: DatabaseService;
 
   beforeAll(async () => {
-    dataSource = new DataSource(dataSourceOptions('sqlite::memory:', 'al_'));
+    dataSource = new DataSource(
+      dataSourceOptions('sqlite::memory:', { tablePrefix: 'al_' }),
+    );
     await dataSource.initialize();
     await dataSource.runMigrations();
     db = new DatabaseService(dataSource);

@@ -10,7 +10,7 @@ import {
   Query,
 } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { parseList } from '../alerting/incidents.controller.js';
+import { parseList } from '../alerting/query-params.js';
 import { CLOCK, type Clock } from '../ops/clock.js';
 import { silenceView, type SilenceState } from './silence.entity.js';
 import { SilencesService } from './silences.service.js';

@@ -6,8 +6,8 @@ import { ddl } from '../table-prefix.js';
  * back (a partial index of held open incidents: the release pass reads those only), and
  * the silences (by end, for the active ones; by change, for other instances to notice).
  */
-export class Routing1764700000000 implements MigrationInterface {
-  name = 'Routing1764700000000';
+export class Routing1764800000000 implements MigrationInterface {
+  name = 'Routing1764800000000';
 
   async up(runner: QueryRunner): Promise<void> {
     await ddl(runner, 'ALTER TABLE incidents ADD COLUMN route text NULL');
