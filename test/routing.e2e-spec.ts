@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import {
@@ -385,6 +386,31 @@ describe('Routing file at boot and offline (e2e)', () => {
       createTestApp({ env: { ROUTING_FILE: file, NOTIFIERS: 'log' } }),
     ).rejects.toThrow(
       /routes\[0\]\.match\.severity: must be one of[\s\S]*routes\[0\]\.notify\[0\]: notifier "sms" is not enabled/,
+    );
+  });
+
+  it('the standalone process (build first) exits 1 with the message before listening', () => {
+    const file = routingFile(
+      'routes:\n  - name: a\n    match: { severity: urgent }\n    notify: [sms]\n',
+    );
+    const run = spawnSync(process.execPath, ['dist/main.js'], {
+      env: {
+        PATH: process.env.PATH,
+        ROUTING_FILE: file,
+        DATABASE_URL: 'sqlite::memory:',
+        NOTIFIERS: 'log',
+        PORT: '0',
+      },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`Invalid routing file ${file}:`);
+    expect(run.stderr).toContain(
+      '  - routes[0].match.severity: must be one of',
+    );
+    expect(run.stderr).toContain(
+      '  - routes[0].notify[0]: notifier "sms" is not enabled (enabled: log)',
     );
   });
 
