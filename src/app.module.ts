@@ -14,6 +14,7 @@ import { WebhookNotifierModule } from './notifier/webhook-notifier.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { PagerDutyModule } from './pagerduty/pagerduty.module.js';
 import { ReconcilerModule } from './reconciler/reconciler.module.js';
+import { RoutingModule } from './routing/routing.module.js';
 import { SnsIngestModule } from './sns/sns-ingest.module.js';
 import { SnsNotifierModule } from './sns/sns-notifier.module.js';
 
@@ -70,6 +71,7 @@ export class AppModule {
           snsTopicArn: config.sns.topicArn,
         }),
         AlertmanagerModule,
+        RoutingModule.forRoot({ file: config.routingFile, env }),
         ReconcilerModule.forRoot({
           sources: config.reconcileCloudWatch ? [CloudWatchAlarmSource] : [],
         }),

@@ -7,6 +7,7 @@ import { IncidentEvent } from './alerting/incident-event.entity.js';
 import { Delivery } from './notifier/delivery.entity.js';
 import { Setting } from './pagerduty/setting.entity.js';
 import { SnsMessageRecord } from './sns/sns-message.entity.js';
+import { Silence } from './routing/silence.entity.js';
 
 export {
   AlertingModule,
@@ -71,6 +72,13 @@ export {
   type ReconcilerModuleOptions,
 } from './reconciler/reconciler.module.js';
 export type { ReconcilerSource } from './reconciler/reconciler-source.port.js';
+export { RoutingModule } from './routing/routing.module.js';
+export type { RoutingModuleOptions } from './routing/routing.options.js';
+export { RoutingFileError } from './routing/routing-table.js';
+export type {
+  IncidentHold,
+  IncidentRoute,
+} from './alerting/incident-router.port.js';
 export {
   ReconcilerService,
   type ReconcileResult,
@@ -97,4 +105,5 @@ export const alertingEntities = [
   Delivery,
   Setting,
   SnsMessageRecord,
+  Silence,
 ];

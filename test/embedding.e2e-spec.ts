@@ -517,10 +517,12 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
           : await q(`SELECT name FROM sqlite_master WHERE type = 'table'`)
       ).map((r: { name: string }) => r.name);
       expect(tables).not.toContain('incidents');
+      expect(tables).not.toContain('silences');
       expect(tables).toEqual(
         expect.arrayContaining([
           'settings',
           'alerting_incidents',
+          'alerting_silences',
           'alerting_key_transitions',
           'alerting_sns_messages',
         ]),

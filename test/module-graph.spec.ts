@@ -63,6 +63,11 @@ describe('the module graph', () => {
     );
     expect(reaches('reconciler', 'cloudwatch')).toBe(false);
     expect(reaches('database', 'alerting')).toBe(false);
+    // routing plugs into the core through its port (alerting/incident-router.port.ts)
+    expect(reaches('alerting', 'routing'), 'alerting -> routing').toBe(false);
+    expect(reaches('reconciler', 'routing'), 'reconciler -> routing').toBe(
+      false,
+    );
     expect(reaches('alerting', 'notifier')).toBe(true);
   });
 });

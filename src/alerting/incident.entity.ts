@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { AlertLink, Severity } from '../notifier/notifier.port.js';
+import type { IncidentHold, IncidentRoute } from './incident-router.port.js';
 
 export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
 
@@ -18,6 +19,9 @@ export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
 })
 @Index('ix_incidents_open_alarm', ['id'], {
   where: 'open_key IS NOT NULL AND alarm_arn IS NOT NULL',
+})
+@Index('ix_incidents_held', ['id'], {
+  where: 'open_key IS NOT NULL AND suppressed_by IS NOT NULL',
 })
 export class Incident {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
@@ -68,6 +72,15 @@ export class Incident {
    */
   @Column({ name: 'notifier_context', type: 'simple-json', nullable: true })
   notifierContext: Record<string, Record<string, unknown>> | null;
+  /** the routing decided when it opened; null: every enabled notifier (no routing file) */
+  @Column({ type: 'simple-json', nullable: true })
+  route?: IncidentRoute | null;
+  /**
+   * Why it has not paged yet (silence, inhibiting incident, pageAfter); cleared when its
+   * trigger is sent. Kept on an incident resolved while held: it never paged.
+   */
+  @Column({ name: 'suppressed_by', type: 'simple-json', nullable: true })
+  suppressedBy?: IncidentHold | null;
   /** bigint: up to 30 days of milliseconds; PostgreSQL hands it back as a string */
   @Column({
     name: 'resolve_timeout_ms',

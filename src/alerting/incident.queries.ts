@@ -41,6 +41,17 @@ export function incidentView(i: Incident) {
     acknowledgedAt: i.acknowledgedAt,
     resolvedAt: i.resolvedAt,
     resolveReason: i.resolveReason,
+    // the route's key names, never the keys
+    route: i.route
+      ? {
+          names: i.route.names,
+          notifiers: i.route.targets.map((t) =>
+            t.keyName ? `${t.notifier}:${t.keyName}` : t.notifier,
+          ),
+          pageAfterUntil: i.route.pageAfterUntil ?? null,
+        }
+      : null,
+    suppressedBy: i.suppressedBy ?? null,
   };
 }
 
@@ -86,6 +97,7 @@ export class IncidentQueries {
     statuses: IncidentStatus[],
     limit: number,
     cursor?: CursorPosition<string>,
+    suppressed?: boolean,
   ): Promise<Page<ReturnType<typeof incidentView>>> {
     return this.db.read(async (m) => {
       const q = m
@@ -95,6 +107,12 @@ export class IncidentQueries {
         .limit(limit + 1);
       if (statuses.length > 0)
         q.andWhere('i.status IN (:...statuses)', { statuses });
+      if (suppressed !== undefined)
+        q.andWhere(
+          suppressed
+            ? 'i.suppressed_by IS NOT NULL'
+            : 'i.suppressed_by IS NULL',
+        );
       if (cursor)
         q.andWhere(
           '(i.created_at < :createdAt OR (i.created_at = :createdAt AND i.id < :id))',

@@ -4,6 +4,7 @@ import {
   DatabaseService,
   type TxWriter,
 } from '../database/database.service.js';
+import type { IncidentHold } from './incident-router.port.js';
 import { Incident } from './incident.entity.js';
 
 /**
@@ -44,6 +45,30 @@ export class IncidentRepository {
         seen.lastTransitionAt,
       ],
     );
+  }
+
+  /** The incident, locked (PostgreSQL), if it is open and held; else null. */
+  async lockIfHeld(m: EntityManager, id: string): Promise<Incident | null> {
+    const [row] = await this.db.query(
+      m,
+      this.db.forUpdate(
+        'SELECT * FROM incidents WHERE id = $1 AND open_key IS NOT NULL AND suppressed_by IS NOT NULL',
+      ),
+      [id],
+    );
+    return row ? this.db.fromRow(Incident, row) : null;
+  }
+
+  /** What holds the incident's page back now; null: nothing, it pages. */
+  async setHold(
+    w: TxWriter,
+    id: string,
+    hold: IncidentHold | null,
+  ): Promise<void> {
+    await w.query('UPDATE incidents SET suppressed_by = $2 WHERE id = $1', [
+      id,
+      hold ? JSON.stringify(hold) : null,
+    ]);
   }
 
   /** Locks the incident (PostgreSQL) if it is still open; false when it is not. */

@@ -19,6 +19,13 @@ import { OutboxService } from '../notifier/outbox.service.js';
 import { IncidentRepository } from './incident.repository.js';
 import { toSnapshot } from './incident.snapshot.js';
 import { AlertingMetrics } from '../ops/alerting.metrics.js';
+import {
+  INCIDENT_ROUTER,
+  type IncidentHold,
+  type IncidentRouter,
+  type RouterBatch,
+} from './incident-router.port.js';
+import type { NotificationAction } from '../notifier/notifier.port.js';
 import { validateAlerts } from './alert-validation.js';
 
 interface NormalizedAlert {
@@ -62,6 +69,9 @@ export class IncidentService {
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Optional() private readonly metrics?: AlertingMetrics,
+    @Optional()
+    @Inject(INCIDENT_ROUTER)
+    private readonly router?: IncidentRouter,
   ) {}
 
   /**
@@ -84,8 +94,9 @@ export class IncidentService {
           alerts.map((a) => a.dedupKey),
         );
         const out: IngestResult[] = [];
+        const routing = this.router?.batch(w, now);
         for (const alert of alerts)
-          out.push(await this.apply(w, open, alert, now, context));
+          out.push(await this.apply(w, open, alert, now, context, routing));
         await w.flush();
         return out;
       }),
@@ -114,7 +125,7 @@ export class IncidentService {
       );
       const w = new TxWriter(this.db, m);
       this.timeline(w, open.id, now, 'acknowledged', { by: 'api' });
-      this.outbox.enqueue(w, this.payload(open), 'acknowledge', now);
+      this.notify(w, open, 'acknowledge', now);
       await w.flush();
       return open;
     });
@@ -177,6 +188,7 @@ export class IncidentService {
     alert: NormalizedAlert,
     now: string,
     context: Incident['notifierContext'],
+    routing?: RouterBatch,
   ): Promise<IngestResult> {
     const open = openByKey.get(alert.dedupKey) ?? null;
     // Out-of-order delivery (SNS retries, EventBridge) must not reopen or re-resolve.
@@ -277,12 +289,24 @@ export class IncidentService {
       resolvedAt: null,
       resolveReason: null,
     };
+    // Routing: decided once, as it opens, and kept with it (see incident-router.port.ts).
+    if (routing) {
+      const decision = await routing.decide(incident, openByKey);
+      incident.route = decision.route;
+      incident.suppressedBy = decision.hold;
+    }
     w.insert(Incident, incident);
     openByKey.set(alert.dedupKey, incident);
     this.timeline(w, incident.id, now, 'triggered', {
       source: alert.ingestSource,
     });
-    this.outbox.enqueue(w, this.payload(incident), 'trigger', now);
+    if (incident.suppressedBy) {
+      this.timeline(w, incident.id, now, 'suppressed', {
+        ...incident.suppressedBy,
+      });
+      this.metrics?.alertSuppressed(incident.suppressedBy.reason);
+    }
+    this.notify(w, incident, 'trigger', now);
     return {
       dedupKey: alert.dedupKey,
       incidentId: incident.id,
@@ -317,7 +341,7 @@ export class IncidentService {
       resolveReason: reason,
     });
     this.timeline(w, incident.id, now, 'resolved', { reason, ...detail });
-    this.outbox.enqueue(w, this.payload(incident), 'resolve', now);
+    this.notify(w, incident, 'resolve', now);
     return true;
   }
 
@@ -332,6 +356,65 @@ export class IncidentService {
           `incident ${dedupKey} is already resolved`,
         )
       : new AlertingError('not-found', `no incident with dedupKey ${dedupKey}`);
+  }
+
+  /**
+   * The outbox rows of a transition, to the incident's route. A held incident has not
+   * paged, so none of its transitions is sent; one that paged is never held again.
+   */
+  private notify(
+    w: TxWriter,
+    incident: Incident,
+    action: NotificationAction,
+    now: string,
+  ): void {
+    if (incident.suppressedBy) return;
+    this.outbox.enqueue(
+      w,
+      this.payload(incident),
+      action,
+      now,
+      incident.route?.targets,
+    );
+  }
+
+  /**
+   * Ends an incident's hold if `recheck` (run in the transaction, the row locked) finds
+   * none left: its trigger goes out now, to the route decided when it opened (and its
+   * acknowledge, if someone acknowledged it meanwhile). A hold that changed reason is
+   * stored. True when this call sent the trigger: concurrent callers send it once.
+   */
+  async release(
+    incidentId: string,
+    recheck: (incident: Incident, w: TxWriter) => Promise<IncidentHold | null>,
+  ): Promise<boolean> {
+    const done = await this.db.tx(async (m) => {
+      const incident = await this.repo.lockIfHeld(m, incidentId);
+      if (!incident) return false;
+      const w = new TxWriter(this.db, m);
+      const hold = await recheck(incident, w);
+      if (hold) {
+        if (JSON.stringify(hold) !== JSON.stringify(incident.suppressedBy))
+          await this.repo.setHold(w, incidentId, hold);
+        return false;
+      }
+      const now = this.clock.now().toISOString();
+      await this.repo.setHold(w, incidentId, null);
+      this.timeline(w, incidentId, now, 'released', {
+        ...incident.suppressedBy,
+      });
+      incident.suppressedBy = null;
+      this.notify(w, incident, 'trigger', now);
+      if (incident.status === 'acknowledged')
+        this.notify(w, incident, 'acknowledge', now);
+      await w.flush();
+      return true;
+    });
+    if (done) {
+      this.metrics?.holdReleased();
+      this.outbox.committed();
+    }
+    return done;
   }
 
   private payload(incident: Incident) {

@@ -57,6 +57,8 @@ export interface AlertingConfig {
   database: { connectTimeoutMs: number; queryTimeoutMs: number };
   incidentResolveTimeoutMs: number;
   reconcileIntervalMs: number;
+  /** ROUTING_FILE: routes, named PagerDuty keys, inhibit rules (standalone service) */
+  routingFile?: string;
   /** the reconciler also asks CloudWatch DescribeAlarms about alarm incidents (RECONCILE_CLOUDWATCH) */
   reconcileCloudWatch: boolean;
   delivery: {
@@ -224,6 +226,7 @@ export function loadAlertingConfig(
       env.INCIDENT_RESOLVE_TIMEOUT ?? '4h',
     )!,
     reconcileIntervalMs: parseDuration(env.RECONCILE_INTERVAL ?? '30s')!,
+    routingFile: env.ROUTING_FILE,
     // Unset: on where this instance already talks to AWS, so it has credentials and a region;
     // a deployment that only receives SNS deliveries may have no CloudWatch permissions.
     reconcileCloudWatch: env.RECONCILE_CLOUDWATCH

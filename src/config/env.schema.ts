@@ -163,4 +163,5 @@ export class EnvSchema {
   @IsOptional() @IsString() SNS_TOPIC_ARNS?: string;
   @IsOptional() @Validate(IsRegex) SNS_CERT_URL_PATTERN?: string;
   @IsOptional() @IsIn(LOG_LEVELS) LOG_LEVEL?: (typeof LOG_LEVELS)[number];
+  @IsOptional() @IsString() ROUTING_FILE?: string;
 }

@@ -25,16 +25,35 @@ export class OutboxService {
     return this.registry.names;
   }
 
-  /** Buffered in the caller's transaction writer; it is flushed before the commit. */
+  /**
+   * Buffered in the caller's transaction writer; it is flushed before the commit. One row
+   * per enabled notifier, or per `targets` entry (an incident's route: a target's context
+   * replaces that adapter's, e.g. a named PagerDuty key). A target whose notifier is no
+   * longer enabled is skipped.
+   */
   enqueue(
     w: TxWriter,
     payload: DeliveryPayload,
     action: NotificationAction,
     now: string,
+    targets?: { notifier: string; context?: Record<string, unknown> }[],
   ): void {
     if (this.names.length === 0) return;
     const { incident } = payload;
-    for (const notifier of this.names) {
+    const rows = targets
+      ? targets
+          .filter((t) => this.registry.isEnabled(t.notifier))
+          .map((t) => ({
+            notifier: t.notifier,
+            payload: t.context
+              ? {
+                  ...payload,
+                  context: { ...payload.context, [t.notifier]: t.context },
+                }
+              : payload,
+          }))
+      : this.names.map((notifier) => ({ notifier, payload }));
+    for (const { notifier, payload } of rows) {
       w.insert(Delivery, {
         notifier,
         dedupKey: incident.dedupKey,

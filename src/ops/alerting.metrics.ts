@@ -41,6 +41,24 @@ export class AlertingMetrics
     registers: [this.registry],
   });
 
+  private readonly suppressed = new Counter({
+    name: 'alerting_alerts_suppressed_total',
+    help: 'Alerts that opened an incident without paging, by hold reason: silence, inhibit, pageAfter',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  private readonly released = new Counter({
+    name: 'alerting_holds_released_total',
+    help: 'Held incidents whose trigger was sent when the hold ended while they were open',
+    registers: [this.registry],
+  });
+  private readonly routingReloads = new Counter({
+    name: 'alerting_routing_reloads_total',
+    help: 'Routing file loads after boot (SIGHUP, POST /v1/routing/reload), by result: ok, failed (old rules kept)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+
   /** counted once the app is up: an app whose start failed is never closed */
   onApplicationBootstrap(): void {
     live.add(this);
@@ -51,6 +69,8 @@ export class AlertingMetrics
   }
 
   constructor(db: DatabaseService) {
+    for (const reason of ['silence', 'inhibit', 'pageAfter'])
+      this.suppressed.inc({ reason }, 0);
     new Gauge({
       name: 'alerting_incidents',
       help: 'Incidents by status',
@@ -102,6 +122,18 @@ export class AlertingMetrics
     outcome: 'delivered' | 'retry' | 'throttled' | 'dead',
   ): void {
     this.notifications.inc({ notifier, action, outcome });
+  }
+
+  alertSuppressed(reason: string): void {
+    this.suppressed.inc({ reason });
+  }
+
+  holdReleased(): void {
+    this.released.inc();
+  }
+
+  routingReload(result: 'ok' | 'failed'): void {
+    this.routingReloads.inc({ result });
   }
 
   deliveryLatency(notifier: string, seconds: number): void {

@@ -1,4 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import {
+  HOLD_RELEASER,
+  type HoldReleaser,
+} from '../alerting/incident-router.port.js';
 import {
   ALERTING_CONFIG,
   type AlertingConfig,
@@ -24,6 +28,10 @@ import {
 export interface ReconcileResult {
   skipped: boolean;
   stale: number;
+  /** held incidents whose trigger went out (routing: the hold ended while open) */
+  released?: number;
+  /** set when the release pass stopped early; its incidents stay held until a later tick */
+  releaseError?: string;
   alarmOk?: number;
   alarmDeleted?: number;
   cloudWatchError?: string;
@@ -45,6 +53,7 @@ const RESOLVE_LABELS: Record<string, string> = {
   stale: 'stale',
   alarmOk: 'alarm-ok',
   alarmDeleted: 'alarm-deleted',
+  released: 'released from hold',
   failed: 'skipped',
 };
 const PAGE_SIZE = 500;
@@ -83,6 +92,9 @@ export class ReconcilerService {
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(RECONCILER_SOURCES) private readonly sources: ReconcilerSource[],
+    @Optional()
+    @Inject(HOLD_RELEASER)
+    private readonly holds?: HoldReleaser,
   ) {}
 
   private zeros(): Record<string, number> {
@@ -138,6 +150,18 @@ export class ReconcilerService {
         result[`${source.name}Error`] = (error as Error).message;
         this.logger.warn(
           `${source.label} reconcile skipped: ${(error as Error).message}`,
+        );
+      }
+    }
+    // after the closes: an inhibiting incident closed this tick releases its targets now
+    if (this.holds) {
+      try {
+        result.released = await this.holds.releaseDue();
+      } catch (error) {
+        // a held trigger waits for the next tick; nothing is lost
+        result.releaseError = (error as Error).message;
+        this.logger.error(
+          `release of held incidents failed: ${result.releaseError}`,
         );
       }
     }
