@@ -30,3 +30,7 @@ export {
   type AlertingConfig,
 } from './config/alerting.config.js';
 export { Public } from './ops/public.decorator.js';
+export {
+  useAlertingBodyParsers,
+  ALERTING_BODY_LIMIT_BYTES,
+} from './ops/body-parsers.js';
