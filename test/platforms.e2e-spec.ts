@@ -3,15 +3,14 @@ import { RouterModule } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { getDataSourceToken } from '@nestjs/typeorm';
 import request from 'supertest';
-import { DataSource } from 'typeorm';
-import { AlertingExceptionFilter } from '../src/alerting/alerting-exception.filter.js';
+import type { DataSource } from 'typeorm';
 import {
+  ALERTING_DATA_SOURCE,
   AlertingModule,
-  alertingEntities,
-  alertingMigrations,
-  loadAlertingConfig,
+  PagerDutyModule,
+  SnsIngestModule,
   useAlertingBodyParsers,
 } from '../src/index.js';
 import { FakePagerDuty, SnsTestSigner } from '../src/testing/index.js';
@@ -47,34 +46,33 @@ describe.each(PLATFORMS)(
       await pd.start();
       signer = await SnsTestSigner.start();
       db = await createTestDatabase();
-      const connection =
-        db.dialect === 'postgres'
-          ? ({ type: 'postgres', url: db.url } as const)
-          : ({ type: 'better-sqlite3', database: ':memory:' } as const);
-
       @Module({
         imports: [
-          TypeOrmModule.forRoot({
-            ...connection,
-            entities: [...alertingEntities],
-            migrations: alertingMigrations,
-            migrationsRun: true,
-            synchronize: false,
-          }),
           AlertingModule.forRoot({
-            config: loadAlertingConfig({
-              APP_ENV: 'production',
-              API_KEYS: TEST_API_KEY,
-              NOTIFIERS: 'pagerduty',
-              PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
-              PAGERDUTY_EVENTS_URL: pd.url,
-              PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
-              DISPATCH_POLL_INTERVAL: '100ms',
-              SNS_TOPIC_ARNS: TOPIC,
-              SNS_CERT_URL_PATTERN: signer.certUrlPattern.source,
-            }),
+            config: {
+              appEnv: 'production',
+              notifiers: ['pagerduty'],
+              delivery: { pollInterval: '100ms' },
+            },
+            database: { url: db.url },
+            auth: { apiKeys: [TEST_API_KEY] },
           }),
-          RouterModule.register([{ path: 'alerting', module: AlertingModule }]),
+          PagerDutyModule.forRoot({
+            routingKey: ROUTING_KEY,
+            eventsUrl: pd.url,
+            rateLimitPerMinute: 0,
+          }),
+          SnsIngestModule.forRoot({
+            topicAllowlist: [TOPIC],
+            certUrlPattern: signer.certUrlPattern.source,
+          }),
+          RouterModule.register([
+            {
+              path: 'alerting',
+              module: AlertingModule,
+              children: [PagerDutyModule, SnsIngestModule],
+            },
+          ]),
         ],
       })
       class HostModule {}
@@ -84,11 +82,12 @@ describe.each(PLATFORMS)(
       }).compile();
       app = moduleRef.createNestApplication(adapter(), { logger: ['error'] });
       useAlertingBodyParsers(app);
-      app.useGlobalFilters(new AlertingExceptionFilter());
       await app.init();
       if (_platform.startsWith('fastify'))
         await app.getHttpAdapter().getInstance().ready();
-      dataSource = app.get(DataSource);
+      dataSource = app.get<DataSource>(
+        getDataSourceToken(ALERTING_DATA_SOURCE),
+      );
     });
     afterAll(async () => {
       await app?.close();
@@ -140,7 +139,6 @@ describe.each(PLATFORMS)(
         .expect(413);
       expect(res.body).toEqual({
         statusCode: 413,
-        error: 'Payload Too Large',
         message: 'Request body is too large',
       });
       expect(await incidents('too-big')).toEqual([]);
@@ -153,7 +151,6 @@ describe.each(PLATFORMS)(
         .expect(400);
       expect(res.body).toEqual({
         statusCode: 400,
-        error: 'Bad Request',
         message:
           "Body is not valid JSON but content-type is set to 'application/json'",
       });

@@ -4,10 +4,10 @@ import {
   ROUTING_KEY,
   type TestApp,
 } from './support/test-app.js';
-import type { Clock } from '../src/alerting/clock.js';
+import type { Clock } from '../src/ops/clock.js';
 import { IncidentEvent } from '../src/alerting/incident-event.entity.js';
 import { Incident } from '../src/alerting/incident.entity.js';
-import { ReconcilerService } from '../src/alerting/reconciler/reconciler.service.js';
+import { ReconcilerService } from '../src/reconciler/reconciler.service.js';
 
 class ManualClock implements Clock {
   constructor(private t: number) {}

@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
-import { AlertingMetrics } from '../alerting/alerting.metrics.js';
+import { AlertingMetrics } from './alerting.metrics.js';
 
 /** Prometheus scrape endpoint; unauthenticated like most exporters, so firewall it. */
 @ApiTags('operations')

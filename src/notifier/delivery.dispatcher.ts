@@ -7,18 +7,16 @@ import {
   type OnApplicationShutdown,
   Optional,
 } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
-import type { AlertingConfig } from '../../config/alerting.config.js';
-import { DatabaseService } from '../../database/database.service.js';
 import {
   ALERTING_CONFIG,
-  ALERTING_OPTIONS,
-  type AlertingModuleOptions,
-} from '../alerting.options.js';
-import { AlertingMetrics } from '../alerting.metrics.js';
-import { CLOCK, type Clock } from '../clock.js';
-import { Delivery } from './delivery.entity.js';
-import { NOTIFIER, NotifierError, type Notifier } from './notifier.port.js';
+  type AlertingConfig,
+} from '../config/alerting.config.js';
+import { DatabaseService } from '../database/database.service.js';
+import { AlertingMetrics } from '../ops/alerting.metrics.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
+import { Delivery, deliveryContext } from './delivery.entity.js';
+import { NotifierError, type Notifier } from './notifier.port.js';
+import { NotifierRegistry } from './notifier.registry.js';
 
 const CLAIM_SQL = `
   UPDATE deliveries SET lease_owner = $1, lease_until = $2
@@ -48,7 +46,8 @@ export class DeliveryDispatcher
 {
   private readonly logger = new Logger(DeliveryDispatcher.name);
   private readonly instanceId = randomUUID();
-  private readonly notifiers: Map<string, Notifier>;
+  /** the polling fallback; its own timer, so a host's ScheduleModule stays the host's */
+  private poll?: NodeJS.Timeout;
   /** deliveries in flight, by outbox row id */
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly pausedUntil = new Map<string, number>();
@@ -60,29 +59,31 @@ export class DeliveryDispatcher
 
   constructor(
     private readonly db: DatabaseService,
-    @Inject(NOTIFIER) notifiers: Notifier[],
+    private readonly registry: NotifierRegistry,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
-    @Inject(ALERTING_OPTIONS) private readonly options: AlertingModuleOptions,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly scheduler: SchedulerRegistry,
     @Optional() private readonly metrics?: AlertingMetrics,
-  ) {
-    this.notifiers = new Map(notifiers.map((n) => [n.name, n]));
+  ) {}
+
+  private get notifiers(): ReadonlyMap<string, Notifier> {
+    return this.registry.byName;
   }
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.db.isPostgres) {
       // One process owns a SQLite file, so leases left by a killed predecessor are void.
       await this.db.tx((m) =>
-        m.query(
+        this.db.query(
+          m,
           `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE state = 'pending'`,
+          [],
         ),
       );
     }
-    if (this.options.schedule !== false) {
-      this.scheduler.addInterval(
-        `alerting-dispatcher-${this.instanceId}`,
-        setInterval(() => this.wake(), this.config.delivery.pollIntervalMs),
+    if (this.config.schedule) {
+      this.poll = setInterval(
+        () => this.wake(),
+        this.config.delivery.pollIntervalMs,
       );
     }
     this.wake();
@@ -101,9 +102,7 @@ export class DeliveryDispatcher
    */
   async drain(timeoutMs: number): Promise<void> {
     this.stopped = true;
-    const name = `alerting-dispatcher-${this.instanceId}`;
-    if (this.scheduler.doesExist('interval', name))
-      this.scheduler.deleteInterval(name);
+    clearInterval(this.poll);
     const settled = (async () => {
       await this.loopDone;
       while (this.inflight.size > 0)
@@ -230,7 +229,7 @@ export class DeliveryDispatcher
           deliveryId: String(row.id),
           action: row.action,
           incident: row.payload.incident,
-          routingKey: row.payload.routingKey ?? null,
+          context: deliveryContext(row),
           createdAt: new Date(row.createdAt),
         }),
       );

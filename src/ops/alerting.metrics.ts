@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import {
   Counter,
   Gauge,
@@ -46,8 +46,10 @@ export class AlertingMetrics {
       registers: [this.registry],
       async collect() {
         const rows = await db.read((m) =>
-          m.query(
+          db.query(
+            m,
             `SELECT status, COUNT(*) AS n FROM incidents GROUP BY status`,
+            [],
           ),
         );
         this.reset();
@@ -103,8 +105,10 @@ export interface OutboxStats {
 
 export async function outboxStats(db: DatabaseService): Promise<OutboxStats> {
   const rows = (await db.read((m) =>
-    m.query(
+    db.query(
+      m,
       `SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE state IN ('pending', 'dead') GROUP BY state`,
+      [],
     ),
   )) as { state: string; n: string | number; oldest: string | null }[];
   const by = new Map(rows.map((r) => [r.state, r]));
@@ -116,4 +120,15 @@ export async function outboxStats(db: DatabaseService): Promise<OutboxStats> {
       ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000)
       : 0,
   };
+}
+
+/**
+ * The module's Prometheus registry in a running app, for a host to serve beside its own
+ * (`Registry.merge([register, alertingMetricsRegistry(app)])`). One per app, so several
+ * apps in one process never collide.
+ */
+export function alertingMetricsRegistry(
+  app: INestApplicationContext,
+): Registry {
+  return app.get(AlertingMetrics, { strict: false }).registry;
 }
