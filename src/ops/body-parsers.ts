@@ -57,38 +57,32 @@ function useOnExpress(app: WithBodyParser): void {
         return next(error);
       const answer = EXPRESS_PARSER_ERRORS[error.type ?? ''];
       if (!answer) return next(error);
-      res.status(answer.status).json({
-        statusCode: answer.status,
-        error: answer.error,
-        message: answer.message,
-      });
+      res
+        .status(answer.status)
+        .json({ statusCode: answer.status, message: answer.message });
     },
   );
 }
 
 const EXPRESS_PARSER_ERRORS: Record<
   string,
-  { status: number; error: string; message: string }
+  { status: number; message: string }
 > = {
   'entity.too.large': {
     status: 413,
-    error: 'Payload Too Large',
     message: 'Request body is too large',
   },
   'entity.parse.failed': {
     status: 400,
-    error: 'Bad Request',
     message:
       "Body is not valid JSON but content-type is set to 'application/json'",
   },
   'encoding.unsupported': {
     status: 415,
-    error: 'Unsupported Media Type',
     message: 'unsupported charset',
   },
   'charset.unsupported': {
     status: 415,
-    error: 'Unsupported Media Type',
     message: 'unsupported charset',
   },
 };
