@@ -4,7 +4,8 @@ import {
   spawnSync,
   type ChildProcess,
 } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'pg';
@@ -172,8 +173,9 @@ export function describeHostExample(platform: 'express' | 'fastify'): void {
     afterAll(async () => {
       await host?.stop('SIGKILL');
       await db?.drop();
-      if (dir) rmSync(dirname(dir), { recursive: true, force: true });
-    });
+      // a whole node_modules: asynchronous, and given time on a busy machine
+      if (dir) await rm(dirname(dir), { recursive: true, force: true });
+    }, 180_000);
 
     it("holds one copy of typeorm and of the Nest core, the host's own (npm ls)", () => {
       for (const name of ['typeorm', '@nestjs/core', '@nestjs/common']) {
