@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -7,6 +7,7 @@ import {
   Injectable,
   Module,
   type CanActivate,
+  type DynamicModule,
   type ExecutionContext,
   type ModuleMetadata,
 } from '@nestjs/common';
@@ -16,6 +17,7 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder } from '@nestjs/swagger';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import request from 'supertest';
 import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
 import {
@@ -31,6 +33,7 @@ import {
   SnsIngestModule,
   addAlertingOpenApi,
   alertingMetricsRegistry,
+  alertingMigrations,
   resolveAlertingConfig,
   type AlertingModuleOptions,
   type NotificationEvent,
@@ -96,11 +99,14 @@ interface Host {
  * configureApp (the standalone service's global filter and docs are not there).
  */
 async function startHost(
-  alerting: AlertingModuleOptions,
+  alerting: AlertingModuleOptions | DynamicModule,
   extra: Pick<ModuleMetadata, 'imports' | 'providers' | 'controllers'> = {},
 ): Promise<Host> {
   @Module({
-    imports: [AlertingModule.forRoot(alerting), ...(extra.imports ?? [])],
+    imports: [
+      'module' in alerting ? alerting : AlertingModule.forRoot(alerting),
+      ...(extra.imports ?? []),
+    ],
     providers: [HostTableNotifier, ...(extra.providers ?? [])],
     controllers: extra.controllers ?? [],
   })
@@ -292,15 +298,28 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
     process.env.LOG_LEVEL = 'verbose';
     let host: Host | undefined;
     try {
-      host = await startHost({
-        config: {
-          appEnv: 'production',
-          notifiers: ['host-table'],
-          resolveTimeout: '4h',
-        },
-        database: { url: db.url },
-        auth: { apiKeys: [KEY] },
-      });
+      // the host's own config service feeds the options
+      @Injectable()
+      class HostConfig {
+        readonly alerting: AlertingModuleOptions = {
+          config: {
+            appEnv: 'production',
+            notifiers: ['host-table'],
+            resolveTimeout: '4h',
+          },
+          database: { url: db.url },
+          auth: { apiKeys: [KEY] },
+        };
+      }
+      @Module({ providers: [HostConfig], exports: [HostConfig] })
+      class HostConfigModule {}
+      host = await startHost(
+        AlertingModule.forRootAsync({
+          imports: [HostConfigModule],
+          inject: [HostConfig],
+          useFactory: (c: HostConfig) => c.alerting,
+        }),
+      );
       const res = await host
         .http()
         .post('/v1/alerts')
@@ -324,6 +343,7 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
           appEnv: 'test' as never,
           resolveTimeout: 'soon',
           delivery: { lease: 'forever' },
+          pagerduty: { routingKey: 'short' },
         });
       } catch (e) {
         return e as ConfigValidationError;
@@ -331,7 +351,12 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
     })();
     expect(error).toBeInstanceOf(ConfigValidationError);
     expect(error!.problems.map((p) => p.split(':')[0])).toEqual(
-      expect.arrayContaining(['appEnv', 'resolveTimeout', 'delivery.lease']),
+      expect.arrayContaining([
+        'appEnv',
+        'resolveTimeout',
+        'delivery.lease',
+        'pagerduty.routingKey',
+      ]),
     );
     expect(() =>
       resolveAlertingConfig({ appEnv: 'production' }, { auth: undefined }),
@@ -367,8 +392,17 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
         ['trigger', 'only-host-Q'],
         ['resolve', 'only-host-Q'],
       ]);
-      const rows = await host.dataSource.query(
-        `SELECT notifier, state FROM deliveries ORDER BY id`,
+      // the outcome is recorded just after send() returns
+      let rows: { notifier: string; state: string }[] = [];
+      const deadline = Date.now() + 5000;
+      do {
+        rows = await host.dataSource.query(
+          `SELECT notifier, state FROM deliveries ORDER BY id`,
+        );
+      } while (
+        rows.some((r) => r.state !== 'delivered') &&
+        Date.now() < deadline &&
+        (await new Promise((r) => setTimeout(r, 25)), true)
       );
       expect(rows).toEqual([
         { notifier: 'host-table', state: 'delivered' },
@@ -415,7 +449,11 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
     const start = () =>
       startHost(
         {
-          config: { ...FAST, notifiers: ['host-table'] },
+          config: {
+            ...FAST,
+            notifiers: ['host-table'],
+            pagerduty: { serviceName: 'Host on-call' },
+          },
           database: { url, tablePrefix: 'alerting_' },
         },
         {
@@ -425,6 +463,7 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
               entities: [HostSetting],
             }),
             PagerDutyModule.forRoot({}),
+            CloudWatchModule.forRoot(),
           ],
         },
       );
@@ -435,11 +474,16 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
         .post('/v1/alerts')
         .send({ severity: 'critical', alarmName: 'prefixed' })
         .expect(202);
-      await host
+      const patched = await host
         .http()
         .patch('/v1/config/pagerduty')
         .send({ routingKey: 'abcdefabcdefabcdefabcdefabcdef12' })
         .expect(200);
+      expect(patched.body).toMatchObject({
+        enabled: false,
+        routingKey: '****ef12',
+        serviceName: 'Host on-call',
+      });
       await until(
         () => host.notifier.events.length,
         (n) => n === 1,
@@ -464,7 +508,7 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
       );
       expect(
         Number((await q(`SELECT COUNT(*) AS n FROM alerting_migrations`))[0].n),
-      ).toBe(5);
+      ).toBe(alertingMigrations.length);
       const tables = (
         db.dialect === 'postgres'
           ? await q(
@@ -493,6 +537,22 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
       expect(await q(`SELECT status FROM alerting_incidents`)).toEqual([
         { status: 'resolved' },
       ]);
+      // the transition-ordering table, behind an edge that knows when the state changed
+      const event = JSON.parse(
+        readFileSync(
+          new URL(
+            './fixtures/aws/eventbridge/state-change-single-metric-alarm.json',
+            import.meta.url,
+          ),
+          'utf8',
+        ),
+      );
+      await host.http().post('/v1/cloudwatch/events').send(event).expect(202);
+      expect(
+        Number(
+          (await q(`SELECT COUNT(*) AS n FROM alerting_key_transitions`))[0].n,
+        ),
+      ).toBe(1);
     } finally {
       await host.close();
       rmSync(dir, { recursive: true, force: true });
@@ -527,10 +587,16 @@ describe('Embedding the alerting modules in a host app (e2e)', () => {
           dead: 0,
         },
       });
-      const metrics = await alertingMetricsRegistry(core.app).metrics();
+      // merged into a host's registry that has its own process metrics
+      const host = new Registry();
+      collectDefaultMetrics({ register: host });
+      const merged = Registry.merge([host, alertingMetricsRegistry]);
+      const metrics = await merged.metrics();
       expect(metrics).toMatch(
         /alerting_alerts_ingested_total\{source="http"\} 1/,
       );
+      expect(metrics).toMatch(/alerting_incidents\{status="triggered"\} 1/);
+      expect(metrics).toContain('process_cpu_user_seconds_total');
     } finally {
       await core.close();
     }

@@ -19,6 +19,7 @@ import { OutboxService } from '../notifier/outbox.service.js';
 import { IncidentRepository } from './incident.repository.js';
 import { toSnapshot } from './incident.snapshot.js';
 import { AlertingMetrics } from '../ops/alerting.metrics.js';
+import { validateAlerts } from './alert-validation.js';
 
 interface NormalizedAlert {
   dedupKey: string;
@@ -63,10 +64,17 @@ export class IncidentService {
     @Optional() private readonly metrics?: AlertingMetrics,
   ) {}
 
-  /** Applies a batch in one transaction: all of it is stored, or none of it. */
+  /**
+   * Validates a batch (every edge's alerts pass the same rules: AlertingError `invalid`
+   * listing each problem) and applies it in one transaction: all of it is stored, or
+   * none of it.
+   */
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
-    const now = this.clock.now().toISOString();
-    const alerts = items.map((item) => this.normalize(item, now));
+    const clockNow = this.clock.now();
+    const now = clockNow.toISOString();
+    const alerts = validateAlerts(items, clockNow).map((item) =>
+      this.normalize(item, now),
+    );
     const context = await this.notifiers.context();
     const results = await this.withConflictRetry(() =>
       this.db.tx(async (m) => {

@@ -1,5 +1,5 @@
 import type { DescribeAlarmsCommandOutput } from '@aws-sdk/client-cloudwatch';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { IncidentService } from '../alerting/incident.service.js';
 import {
   ALERTING_CONFIG,
@@ -34,6 +34,7 @@ const DESCRIBE_BATCH = 100;
  */
 @Injectable()
 export class CloudWatchAlarmSource implements ReconcilerSource {
+  private readonly logger = new Logger(CloudWatchAlarmSource.name);
   readonly name = 'cloudWatch';
   readonly label = 'CloudWatch';
   readonly counters = ['alarmOk', 'alarmDeleted'] as const;
@@ -78,16 +79,23 @@ export class CloudWatchAlarmSource implements ReconcilerSource {
               ? 'alarm-ok'
               : null;
         if (!reason) continue;
-        const done = await this.incidents.resolveIf(
-          row.id,
-          reason,
-          (inc) => inc.lastSeenAt <= askedAt,
-          {
-            alarmName: row.alarm_name,
-            alarmArn: row.alarm_arn,
-          },
-        );
-        if (done) result[reason === 'alarm-ok' ? 'alarmOk' : 'alarmDeleted']++;
+        try {
+          const done = await this.incidents.resolveIf(
+            row.id,
+            reason,
+            (inc) => inc.lastSeenAt <= askedAt,
+            {
+              alarmName: row.alarm_name,
+              alarmArn: row.alarm_arn,
+            },
+          );
+          if (done)
+            result[reason === 'alarm-ok' ? 'alarmOk' : 'alarmDeleted']++;
+        } catch (error) {
+          this.logger.warn(
+            `incident ${row.id} skipped by the CloudWatch reconcile: ${(error as Error).message}`,
+          );
+        }
       }
     }
     return result;

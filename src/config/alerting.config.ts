@@ -71,6 +71,9 @@ export class ConfigValidationError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** The longest delay setTimeout/setInterval honour (about 24.8 days). */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
 /** Delivery tuning that CONTRACT §1 does not name; documented in the README. */
 const EXTRA_DURATIONS = {
   DELIVERY_RETRY_BASE: '1s',
@@ -127,9 +130,12 @@ export function loadAlertingConfig(
       problems.push(`${name}: must be a duration like 500ms, 30s, 5m, 4h, 1d`);
     durations[name] = parsed ?? 0;
   }
-  // A zero period would make the reconciler's setInterval spin.
-  if (parseDuration(env.RECONCILE_INTERVAL ?? '30s') === 0)
-    problems.push('RECONCILE_INTERVAL: must be above 0');
+  // A zero period would make the reconciler's setInterval spin, and so would one over
+  // 2^31-1 ms (Node clamps it to 1 ms with a warning).
+  const reconcileMs = parseDuration(env.RECONCILE_INTERVAL ?? '30s');
+  if (reconcileMs === 0) problems.push('RECONCILE_INTERVAL: must be above 0');
+  if (reconcileMs !== null && reconcileMs > TIMER_MAX_MS)
+    problems.push('RECONCILE_INTERVAL: must be at most 24d');
   if (problems.length > 0) throw new ConfigValidationError(problems);
 
   return {
@@ -225,6 +231,19 @@ export interface AlertingOptions {
   cloudwatchDashboardName?: string;
   appDashboardUrl?: string;
   appDashboardName?: string;
+  /**
+   * PagerDuty settings the `pagerduty` adapter starts from (`PagerDutyModule.forRoot(...)`
+   * options win over these); the routing key can change at runtime.
+   */
+  pagerduty?: {
+    routingKey?: string;
+    eventsUrl?: string;
+    serviceName?: string;
+    escalationPolicyId?: string;
+    client?: string;
+    clientUrl?: string;
+    rateLimitPerMinute?: number;
+  };
   /** outbox tuning; defaults 1s, 5m, 24h, 30s, 1s */
   delivery?: {
     retryBase?: string | number;
@@ -252,7 +271,15 @@ const OPTION_ENV: Record<string, string> = {
   'delivery.maxAge': 'DELIVERY_MAX_AGE',
   'delivery.lease': 'DELIVERY_LEASE',
   'delivery.pollInterval': 'DISPATCH_POLL_INTERVAL',
+  'pagerduty.routingKey': 'PAGERDUTY_ROUTING_KEY',
+  'pagerduty.eventsUrl': 'PAGERDUTY_EVENTS_URL',
+  'pagerduty.serviceName': 'PAGERDUTY_SERVICE_NAME',
+  'pagerduty.escalationPolicyId': 'PAGERDUTY_ESCALATION_POLICY_ID',
+  'pagerduty.client': 'PAGERDUTY_CLIENT',
+  'pagerduty.clientUrl': 'PAGERDUTY_CLIENT_URL',
+  'pagerduty.rateLimitPerMinute': 'PAGERDUTY_RATE_LIMIT_PER_MINUTE',
 };
+const NESTED = ['delivery', 'pagerduty'] as const;
 
 /**
  * Defaults applied and every field validated, through the same rules as the standalone
@@ -276,9 +303,11 @@ export function resolveAlertingConfig(
     problems.push('auth.apiKeys: must be a list of non-empty keys');
   const flat: Record<string, unknown> = { ...options };
   delete flat.notifiers;
-  delete flat.delivery;
-  for (const [k, v] of Object.entries(options.delivery ?? {}))
-    flat[`delivery.${k}`] = v;
+  for (const group of NESTED) {
+    delete flat[group];
+    for (const [k, v] of Object.entries(options[group] ?? {}))
+      flat[`${group}.${k}`] = v;
+  }
   for (const [option, value] of Object.entries(flat)) {
     if (value === undefined) continue;
     const name = OPTION_ENV[option];
@@ -330,17 +359,25 @@ export function resolveAlertingConfig(
 /** The standalone service's environment as module options (see {@link AlertingOptions}). */
 export function alertingOptionsFromEnv(env: Env): AlertingOptions {
   const options: Record<string, unknown> = {};
-  const delivery: Record<string, string> = {};
+  const nested: Record<string, Record<string, string>> = {
+    delivery: {},
+  };
   for (const [option, name] of Object.entries(OPTION_ENV)) {
     const value = env[name];
-    if (value === undefined || value.trim() === '') continue;
-    if (option.startsWith('delivery.'))
-      delivery[option.slice('delivery.'.length)] = value;
+    // the standalone hands its PagerDuty settings to PagerDutyModule directly
+    if (
+      value === undefined ||
+      value.trim() === '' ||
+      option.startsWith('pagerduty.')
+    )
+      continue;
+    const [group, key] = option.split('.');
+    if (key) nested[group][key] = value;
     else options[option] = value;
   }
   return {
     ...options,
-    delivery,
+    ...nested,
     notifiers: loadAlertingConfig(env).notifiers ?? undefined,
   } as AlertingOptions;
 }

@@ -1,6 +1,7 @@
 import type { AlertingConfig } from '../config/alerting.config.js';
 import type { DatabaseService } from '../database/database.service.js';
 import { DeliveryDispatcher } from './delivery.dispatcher.js';
+import { DeliveryRepository } from './delivery.repository.js';
 import type { NotifierRegistry } from './notifier.registry.js';
 import type { Delivery } from './delivery.entity.js';
 import {
@@ -80,6 +81,7 @@ describe('DeliveryDispatcher', () => {
   const dispatcherOn = (db: ScriptedDatabase, notifier: Notifier) =>
     new DeliveryDispatcher(
       db as unknown as DatabaseService,
+      new DeliveryRepository(db as unknown as DatabaseService),
       {
         byName: new Map([[notifier.name, notifier]]),
       } as unknown as NotifierRegistry,

@@ -1,19 +1,23 @@
-import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  collectDefaultMetrics,
-} from 'prom-client';
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DatabaseService } from '../database/database.service.js';
+
+/** The metrics of every app running the module in this process (one, outside tests). */
+const live = new Set<AlertingMetrics>();
 
 /**
  * The service's Prometheus metrics, in a registry of its own so that several app
- * instances in one process (tests, a host app) never collide.
+ * instances in one process (tests) never collide. No process metrics: those belong to
+ * whoever owns the process (the standalone's /metrics adds them).
  */
 @Injectable()
-export class AlertingMetrics {
+export class AlertingMetrics
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   readonly registry = new Registry();
   private readonly alerts = new Counter({
     name: 'alerting_alerts_ingested_total',
@@ -37,8 +41,16 @@ export class AlertingMetrics {
     registers: [this.registry],
   });
 
+  /** counted once the app is up: an app whose start failed is never closed */
+  onApplicationBootstrap(): void {
+    live.add(this);
+  }
+
+  onModuleDestroy(): void {
+    live.delete(this);
+  }
+
   constructor(db: DatabaseService) {
-    collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'alerting_incidents',
       help: 'Incidents by status',
@@ -122,13 +134,29 @@ export async function outboxStats(db: DatabaseService): Promise<OutboxStats> {
   };
 }
 
-/**
- * The module's Prometheus registry in a running app, for a host to serve beside its own
- * (`Registry.merge([register, alertingMetricsRegistry(app)])`). One per app, so several
- * apps in one process never collide.
- */
-export function alertingMetricsRegistry(
-  app: INestApplicationContext,
-): Registry {
-  return app.get(AlertingMetrics, { strict: false }).registry;
+/** Reads the metrics of the running apps' AlertingMetrics at every call. */
+class LiveAlertingRegistry extends Registry {
+  override getMetricsAsArray() {
+    return [...live].flatMap((m) => m.registry.getMetricsAsArray());
+  }
+
+  override async metrics(): Promise<string> {
+    const parts = await Promise.all([...live].map((m) => m.registry.metrics()));
+    return parts.join('\n');
+  }
+
+  override async getMetricsAsJSON() {
+    const parts = await Promise.all(
+      [...live].map((m) => m.registry.getMetricsAsJSON()),
+    );
+    return parts.flat();
+  }
 }
+
+/**
+ * The alerting metrics (`alerting_*`: alerts ingested, deliveries, latency, incidents and
+ * outbox by state) as a prom-client Registry for a host to serve beside its own, once the
+ * app is created: `Registry.merge([register, alertingMetricsRegistry])`, or its
+ * `metrics()` appended to the host's. No process metrics: the host has its own.
+ */
+export const alertingMetricsRegistry: Registry = new LiveAlertingRegistry();

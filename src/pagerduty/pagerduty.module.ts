@@ -21,6 +21,12 @@ import { Setting } from './setting.entity.js';
 
 protectControllers([PagerDutyConfigController]);
 
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
+
 /**
  * The `pagerduty` notifier adapter (Events API v2) and its settings: the routing key and
  * service name, changed at runtime through `GET/PATCH /v1/config/pagerduty` and stored in
@@ -40,7 +46,13 @@ export class PagerDutyModule {
       providers: [
         {
           provide: PAGERDUTY_OPTIONS,
-          useFactory: () => resolvePagerDutyOptions(options),
+          inject: [ALERTING_CONFIG],
+          // the core's config.pagerduty (defaults applied) under this module's own options
+          useFactory: (config: AlertingConfig) =>
+            resolvePagerDutyOptions({
+              ...config.pagerduty,
+              ...definedOnly(options),
+            }),
         },
         RoutingKeyService,
         {

@@ -3,6 +3,7 @@ import {
   ALERTING_CONFIG,
   type AlertingConfig,
 } from '../config/alerting.config.js';
+import { MAX_RESOLVE_TIMEOUT_MS } from '../config/duration.js';
 import { DatabaseService } from '../database/database.service.js';
 import {
   DISTRIBUTED_LOCK,
@@ -26,6 +27,10 @@ export interface ReconcileResult {
   alarmOk?: number;
   alarmDeleted?: number;
   cloudWatchError?: string;
+  /** set when the stale pass stopped early (the database failed under it) */
+  staleError?: string;
+  /** incidents skipped because their row could not be handled; logged with the reason */
+  failed?: number;
   [counter: string]: number | boolean | string | undefined;
 }
 
@@ -40,6 +45,7 @@ const RESOLVE_LABELS: Record<string, string> = {
   stale: 'stale',
   alarmOk: 'alarm-ok',
   alarmDeleted: 'alarm-deleted',
+  failed: 'skipped',
 };
 const PAGE_SIZE = 500;
 
@@ -107,12 +113,23 @@ export class ReconcilerService {
 
   /** Without the lock: exposed so tests can prove the writes alone never double-resolve. */
   async reconcile(): Promise<ReconcileResult> {
-    const stale = await this.resolveStale(this.clock.now());
     const result: ReconcileResult = {
       skipped: false,
-      stale,
+      stale: 0,
       ...this.zeros(),
     };
+    // Each pass on its own: a stale pass that fails must not keep lost OKs unresolved.
+    try {
+      const stale = await this.resolveStaleCounting(this.clock.now());
+      result.stale = stale.resolved;
+      if (stale.failed > 0) result.failed = stale.failed;
+    } catch (error) {
+      result.staleError = (error as Error).message;
+      this.logger.error(
+        `stale reconcile failed: ${result.staleError}`,
+        (error as Error).stack,
+      );
+    }
     for (const source of this.sources) {
       try {
         Object.assign(result, await source.reconcile());
@@ -135,26 +152,57 @@ export class ReconcilerService {
    * instead stalled the event loop ~0.4 s every tick once 130 000 incidents were kept.
    */
   async resolveStale(now: Date): Promise<number> {
-    const cutoffOf = (timeoutMs: number | null) =>
-      new Date(
-        now.getTime() - (timeoutMs ?? this.config.incidentResolveTimeoutMs),
-      ).toISOString();
-    return (
-      (await this.resolveStalePass(STALE_DEFAULT_SQL, [cutoffOf(null)], () =>
-        cutoffOf(null),
-      )) +
-      (await this.resolveStalePass(STALE_OVERRIDE_SQL, [], (row) =>
-        cutoffOf(Number(row.resolve_timeout_ms)),
-      ))
+    return (await this.resolveStaleCounting(now)).resolved;
+  }
+
+  private async resolveStaleCounting(
+    now: Date,
+  ): Promise<{ resolved: number; failed: number }> {
+    const cutoffOf = (timeoutMs: number) =>
+      new Date(now.getTime() - timeoutMs).toISOString();
+    const byDefault = await this.resolveStalePass(
+      STALE_DEFAULT_SQL,
+      [cutoffOf(this.config.incidentResolveTimeoutMs)],
+      () => this.config.incidentResolveTimeoutMs,
+      cutoffOf,
     );
+    const own = await this.resolveStalePass(
+      STALE_OVERRIDE_SQL,
+      [],
+      (row) => this.storedTimeout(row),
+      cutoffOf,
+    );
+    return {
+      resolved: byDefault.resolved + own.resolved,
+      failed: byDefault.failed + own.failed,
+    };
+  }
+
+  /**
+   * Ingest keeps timeouts within 0..30 days, but a row written some other way (a manual
+   * fix, an old release) may hold anything: it is brought back into that range, so it
+   * still resolves one day and never makes a date computation throw for the whole pass.
+   */
+  private storedTimeout(row: OpenRow): number {
+    const raw = Number(row.resolve_timeout_ms);
+    const ms = Number.isFinite(raw)
+      ? Math.min(Math.max(Math.round(raw), 0), MAX_RESOLVE_TIMEOUT_MS)
+      : this.config.incidentResolveTimeoutMs;
+    if (ms !== raw)
+      this.logger.warn(
+        `incident ${row.id}: stored resolve_timeout_ms ${String(row.resolve_timeout_ms)} is out of range; using ${ms}`,
+      );
+    return ms;
   }
 
   private async resolveStalePass(
     sql: string,
     params: unknown[],
-    cutoffOf: (row: OpenRow) => string,
-  ): Promise<number> {
+    timeoutOf: (row: OpenRow) => number,
+    cutoffOf: (timeoutMs: number) => string,
+  ): Promise<{ resolved: number; failed: number }> {
     let resolved = 0;
+    let failed = 0;
     let after = { lastSeenAt: '', id: '' };
     for (;;) {
       const rows = await this.db.read((m) =>
@@ -166,21 +214,26 @@ export class ReconcilerService {
         ]),
       );
       for (const row of rows) {
-        const cutoff = cutoffOf(row);
-        if (row.last_seen_at >= cutoff) continue;
-        const timeoutMs =
-          row.resolve_timeout_ms === null
-            ? this.config.incidentResolveTimeoutMs
-            : Number(row.resolve_timeout_ms);
-        const done = await this.incidents.resolveIf(
-          row.id,
-          'stale',
-          (i) => i.lastSeenAt < cutoff,
-          { lastSeenAt: row.last_seen_at, resolveTimeoutMs: timeoutMs },
-        );
-        if (done) resolved++;
+        try {
+          const timeoutMs = timeoutOf(row);
+          const cutoff = cutoffOf(timeoutMs);
+          if (row.last_seen_at >= cutoff) continue;
+          const done = await this.incidents.resolveIf(
+            row.id,
+            'stale',
+            (i) => i.lastSeenAt < cutoff,
+            { lastSeenAt: row.last_seen_at, resolveTimeoutMs: timeoutMs },
+          );
+          if (done) resolved++;
+        } catch (error) {
+          // One row that cannot be read or closed must not keep every other one open.
+          failed++;
+          this.logger.warn(
+            `incident ${row.id} skipped by the stale reconcile: ${(error as Error).message}`,
+          );
+        }
       }
-      if (rows.length < PAGE_SIZE) return resolved;
+      if (rows.length < PAGE_SIZE) return { resolved, failed };
       const last = rows[rows.length - 1];
       after = { lastSeenAt: last.last_seen_at, id: last.id };
     }

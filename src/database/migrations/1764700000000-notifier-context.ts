@@ -6,8 +6,8 @@ import { ddl } from '../table-prefix.js';
  * per-adapter context (`{"pagerduty":{"routingKey":…}}`): the core no longer knows which
  * adapter keeps what. Keys are JSON-escaped in SQL (backslash, then double quote).
  */
-export class NotifierContext1764600000000 implements MigrationInterface {
-  name = 'NotifierContext1764600000000';
+export class NotifierContext1764700000000 implements MigrationInterface {
+  name = 'NotifierContext1764700000000';
 
   async up(runner: QueryRunner): Promise<void> {
     await ddl(
