@@ -48,6 +48,7 @@ export async function startInProcessTarget(
       PAGERDUTY_EVENTS_URL: pagerDuty.url,
       PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
       RATE_LIMIT_PER_MINUTE: '0',
+      INGEST_RATE_LIMIT_PER_MINUTE: '0',
       API_KEYS: apiKey,
       LOG_LEVEL: options.logLevel ?? 'silent',
       DELIVERY_RETRY_BASE: '100ms',
