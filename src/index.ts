@@ -107,3 +107,7 @@ export const alertingEntities = [
   SnsMessageRecord,
   Silence,
 ];
+export {
+  useAlertingBodyParsers,
+  ALERTING_BODY_LIMIT_BYTES,
+} from './ops/body-parsers.js';

@@ -16,7 +16,7 @@ import {
   SCENARIOS,
 } from './simulator/scenarios.js';
 import type { SimulationTarget } from './simulator/simulation.types.js';
-import { SnsTestSigner } from './simulator/sns-signer.js';
+import { SnsTestSigner } from '../testing/sns-test-signer.js';
 import { remoteTarget, startInProcessTarget } from './simulator/targets.js';
 import {
   TARGET_HELP,

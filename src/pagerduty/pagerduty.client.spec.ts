@@ -4,7 +4,7 @@ import { NotifierError } from '../notifier/notifier.port.js';
 import {
   FakePagerDuty,
   startFakePagerDuty,
-} from '../../test/fakes/pagerduty.fake.js';
+} from '../testing/fake-pagerduty.js';
 import type { PagerDutyEvent } from './pagerduty-event.builder.js';
 import { PagerDutyClient, parseRetryAfter } from './pagerduty.client.js';
 

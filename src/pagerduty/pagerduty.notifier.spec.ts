@@ -17,7 +17,7 @@ import {
 import {
   FakePagerDuty,
   startFakePagerDuty,
-} from '../../test/fakes/pagerduty.fake.js';
+} from '../testing/fake-pagerduty.js';
 import type { PagerDutyEventOptions } from './pagerduty-event.builder.js';
 import { PagerDutyClient } from './pagerduty.client.js';
 import { PagerDutyNotifier } from './pagerduty.notifier.js';

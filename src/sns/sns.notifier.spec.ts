@@ -5,7 +5,7 @@ import {
   type IncidentSnapshot,
   type NotificationEvent,
 } from '../notifier/notifier.port.js';
-import { FakeSnsEndpoint } from '../../test/fakes/sns-endpoint.fake.js';
+import { FakeSnsEndpoint } from '../testing/fake-sns-endpoint.js';
 import { SnsNotifier, buildSubject, toNotifierError } from './sns.notifier.js';
 
 const TOPIC = 'arn:aws:sns:eu-central-1:123456789012:alerting-out';

@@ -1,6 +1,6 @@
 import type { ServiceClient } from '../service-client.js';
-import type { FakePagerDuty } from './fake-pagerduty.js';
-import type { SnsTestSigner } from './sns-signer.js';
+import type { FakePagerDuty } from '../../testing/fake-pagerduty.js';
+import type { SnsTestSigner } from '../../testing/sns-test-signer.js';
 
 /**
  * One PagerDuty event as the simulator observed it: in-process, a request the fake

@@ -4,9 +4,12 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from '../../app.module.js';
 import { configureApp, createAdapter } from '../../app.setup.js';
 import { ServiceClient } from '../service-client.js';
-import { FakePagerDuty, type FakePagerDutyRequest } from './fake-pagerduty.js';
+import {
+  FakePagerDuty,
+  type FakePagerDutyRequest,
+} from '../../testing/fake-pagerduty.js';
 import type { ObservedEvent, SimulationTarget } from './simulation.types.js';
-import { SnsTestSigner } from './sns-signer.js';
+import { SnsTestSigner } from '../../testing/sns-test-signer.js';
 
 export const DEFAULT_SNS_TOPIC_ARN =
   'arn:aws:sns:eu-central-1:123456789012:alerting-simulator';

@@ -1,13 +1,13 @@
-import { FakePagerDuty } from '../../test/fakes/pagerduty.fake.js';
+import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import {
   createTestApp,
   ROUTING_KEY,
   type TestApp,
-} from '../../test/support/test-app.js';
-import type { Clock } from '../ops/clock.js';
-import { IncidentEvent } from '../alerting/incident-event.entity.js';
-import { Incident } from '../alerting/incident.entity.js';
-import { ReconcilerService } from './reconciler.service.js';
+} from './support/test-app.js';
+import type { Clock } from '../src/ops/clock.js';
+import { IncidentEvent } from '../src/alerting/incident-event.entity.js';
+import { Incident } from '../src/alerting/incident.entity.js';
+import { ReconcilerService } from '../src/reconciler/reconciler.service.js';
 
 class ManualClock implements Clock {
   constructor(private t: number) {}

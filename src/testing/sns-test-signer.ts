@@ -1,6 +1,6 @@
 /**
  * A stand-in for AWS SNS on the delivering side: its own RSA key and self-signed
- * certificate (generated once per process with `openssl`), the certificate served over
+ * certificate (made once per process in JS, see self-signed-certificate.ts), the certificate served over
  * HTTP on 127.0.0.1, and bodies signed exactly as SNS signs what it POSTs to an HTTP(S)
  * subscriber.
  *
@@ -13,13 +13,13 @@
  * await signer.stop();
  * ```
  */
-import { execFileSync } from 'node:child_process';
 import { createSign, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import {
+  createSelfSignedCertificate,
+  type TestKeyMaterial,
+} from './self-signed-certificate.js';
 
 export type SignatureVersion = '1' | '2';
 
@@ -73,46 +73,14 @@ export interface ConfirmationOptions {
   signatureVersion?: SignatureVersion;
 }
 
-interface KeyMaterial {
-  keyPem: string;
-  certPem: string;
-}
+type KeyMaterial = TestKeyMaterial;
 
 let keyMaterial: KeyMaterial | undefined;
 
+/** One key pair per process: RSA generation costs tens of milliseconds. */
 function generateKeyMaterial(): KeyMaterial {
-  if (keyMaterial) return keyMaterial;
-  const dir = mkdtempSync(join(tmpdir(), 'sns-signer-'));
-  try {
-    const keyPath = join(dir, 'key.pem');
-    const certPath = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '3650',
-        '-subj',
-        '/CN=sns.test',
-        '-keyout',
-        keyPath,
-        '-out',
-        certPath,
-      ],
-      { stdio: 'pipe' },
-    );
-    keyMaterial = {
-      keyPem: readFileSync(keyPath, 'utf8'),
-      certPem: readFileSync(certPath, 'utf8'),
-    };
-    return keyMaterial;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  keyMaterial ??= createSelfSignedCertificate({ commonName: 'sns.test' });
+  return keyMaterial;
 }
 
 const NOTIFICATION_FIELDS = [

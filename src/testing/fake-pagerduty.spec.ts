@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakePagerDuty, startFakePagerDuty } from './pagerduty.fake.js';
+import { FakePagerDuty, startFakePagerDuty } from './fake-pagerduty.js';
 
 const KEY = '0123456789abcdef0123456789abcdef';
 
