@@ -88,6 +88,7 @@ export class PagerDutyConfigController {
       client: pd.client,
       clientUrl: pd.clientUrl ?? null,
       rateLimitPerMinute: pd.rateLimitPerMinute,
+      webhookSecrets: pd.webhookSecrets.map((k) => maskSecret(k)),
     };
   }
 }
