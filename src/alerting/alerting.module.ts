@@ -37,6 +37,8 @@ import { snsProviders } from '../sns/sns.providers.js';
 import { CloudWatchEventsController } from '../cloudwatch/cloudwatch-events.controller.js';
 import { CloudWatchAlarmsController } from '../cloudwatch/cloudwatch-alarms.controller.js';
 import { AlertmanagerController } from '../alertmanager/alertmanager.controller.js';
+import { PagerDutyWebhooksController } from '../pagerduty/pagerduty-webhooks.controller.js';
+import { pagerDutyWebhookProviders } from '../pagerduty/pagerduty-webhooks.providers.js';
 
 /** Options of {@link AlertingModule.forRootAsync}. */
 export interface AlertingModuleAsyncOptions extends Pick<
@@ -58,6 +60,7 @@ const CONTROLLERS = [
   CloudWatchEventsController,
   CloudWatchAlarmsController,
   AlertmanagerController,
+  PagerDutyWebhooksController,
 ];
 // API_KEYS on every controller of the module, including a host app's mount of it.
 protectControllers(CONTROLLERS);
@@ -87,6 +90,7 @@ const PROVIDERS: Provider[] = [
   ReconcilerService,
   ReconcilerScheduler,
   ...snsProviders,
+  ...pagerDutyWebhookProviders,
 ];
 
 /**

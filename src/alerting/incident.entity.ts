@@ -19,6 +19,9 @@ export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
 @Index('ix_incidents_open_alarm', ['id'], {
   where: 'open_key IS NOT NULL AND alarm_arn IS NOT NULL',
 })
+@Index('ix_incidents_pagerduty_dedup_key', ['pagerdutyDedupKey', 'createdAt'], {
+  where: 'pagerduty_dedup_key IS NOT NULL',
+})
 export class Incident {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
   @Column({ name: 'dedup_key', type: 'varchar', length: 512 }) dedupKey: string;
@@ -98,4 +101,41 @@ export class Incident {
     nullable: true,
   })
   resolveReason: string | null;
+  /** The PagerDuty incident it became, from the `incident.triggered` webhook. */
+  @Column({
+    name: 'pagerduty_incident_id',
+    type: 'varchar',
+    length: 64,
+    nullable: true,
+  })
+  pagerdutyIncidentId?: string | null;
+  @Column({
+    name: 'pagerduty_incident_number',
+    type: 'integer',
+    nullable: true,
+  })
+  pagerdutyIncidentNumber?: number | null;
+  @Column({
+    name: 'pagerduty_html_url',
+    type: 'varchar',
+    length: 2048,
+    nullable: true,
+  })
+  pagerdutyHtmlUrl?: string | null;
+  /** `occurred_at` of the last PagerDuty webhook applied to it */
+  @Column({
+    name: 'pagerduty_event_at',
+    type: 'varchar',
+    length: 32,
+    nullable: true,
+  })
+  pagerdutyEventAt?: string | null;
+  /** the dedup key as PagerDuty knows it, when a long key was sent as its SHA-256 (else NULL) */
+  @Column({
+    name: 'pagerduty_dedup_key',
+    type: 'varchar',
+    length: 64,
+    nullable: true,
+  })
+  pagerdutyDedupKey?: string | null;
 }

@@ -40,6 +40,14 @@ export function incidentView(i: Incident) {
     acknowledgedAt: i.acknowledgedAt,
     resolvedAt: i.resolvedAt,
     resolveReason: i.resolveReason,
+    /** the PagerDuty incident it became (from PagerDuty's webhook), with the link on-call opens */
+    pagerduty: i.pagerdutyIncidentId
+      ? {
+          incidentId: i.pagerdutyIncidentId,
+          number: i.pagerdutyIncidentNumber ?? null,
+          htmlUrl: i.pagerdutyHtmlUrl ?? null,
+        }
+      : null,
   };
 }
 

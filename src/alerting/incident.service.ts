@@ -17,6 +17,7 @@ import { Incident } from './incident.entity.js';
 import { OutboxService } from './notifier/outbox.service.js';
 import { RoutingKeyService } from './routing-key.service.js';
 import { AlertingMetrics } from './alerting.metrics.js';
+import { hashedDedupKey } from '../pagerduty/pagerduty-event.builder.js';
 
 interface NormalizedAlert {
   dedupKey: string;
@@ -44,7 +45,7 @@ interface NormalizedAlert {
 }
 
 export type ResolveReason =
-  'alert' | 'manual' | 'stale' | 'alarm-ok' | 'alarm-deleted';
+  'alert' | 'manual' | 'stale' | 'alarm-ok' | 'alarm-deleted' | 'pagerduty';
 
 /** Incidents: dedup by key, lifecycle, timeline, and the outbox rows of every transition. */
 @Injectable()
@@ -270,6 +271,7 @@ export class IncidentService {
       resolveTimeoutMs: alert.resolveTimeoutMs,
       ingestSource: alert.ingestSource,
       alarmArn: alert.alarmArn,
+      pagerdutyDedupKey: hashedDedupKey(alert.dedupKey),
       lastTransitionAt: alert.transitionAt,
       createdAt: now,
       lastSeenAt: now,

@@ -7,6 +7,7 @@ import { Delivery } from '../alerting/notifier/delivery.entity.js';
 import { Setting } from './setting.entity.js';
 import { SnsMessageRecord } from '../sns/sns-message.entity.js';
 import { alertingMigrations } from './migrations/index.js';
+import { PagerDutyWebhookEventRecord } from '../pagerduty/pagerduty-webhook-event.entity.js';
 
 /** Entities of the alerting module: a host app reusing its own connection registers these. */
 export const alertingEntities = [
@@ -15,6 +16,7 @@ export const alertingEntities = [
   Delivery,
   Setting,
   SnsMessageRecord,
+  PagerDutyWebhookEventRecord,
 ];
 
 /** TypeORM options for `DATABASE_URL` (`sqlite:<file>`, `sqlite::memory:`, `postgres://…`). */

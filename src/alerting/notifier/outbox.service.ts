@@ -29,12 +29,16 @@ export class OutboxService {
     this.names = notifiers.map((n) => n.name);
   }
 
-  /** Buffered in the caller's transaction writer; it is flushed before the commit. */
+  /**
+   * Buffered in the caller's transaction writer; it is flushed before the commit.
+   * `except` leaves out the notifier a transition came from (PagerDuty's own webhook).
+   */
   enqueue(
     w: TxWriter,
     incident: Incident,
     action: NotificationAction,
     now: string,
+    except?: string,
   ): void {
     if (this.names.length === 0) return;
     const payload = {
@@ -42,6 +46,7 @@ export class OutboxService {
       routingKey: incident.routingKey,
     };
     for (const notifier of this.names) {
+      if (notifier === except) continue;
       w.insert(Delivery, {
         notifier,
         dedupKey: incident.dedupKey,
