@@ -144,6 +144,20 @@ describe('PagerDuty V3 webhooks (e2e)', () => {
       expect((await stored(incidentId)).status).toBe('acknowledged');
     });
 
+    it('413 for a body over 1 MiB, before anything is verified or stored', async () => {
+      const { key, incidentId } = await firing();
+      const { payload } = webhook('incident.resolved', { key });
+      payload.event.data.description = 'x'.repeat(1024 * 1024);
+      const body = JSON.stringify(payload);
+      const res = await post(body).expect(413);
+      expect(res.body).toEqual({
+        statusCode: 413,
+        error: 'Payload Too Large',
+        message: 'request body exceeds 1 MiB',
+      });
+      expect((await stored(incidentId)).status).toBe('triggered');
+    });
+
     it('needs no API key: the signature is the authentication', async () => {
       const { body } = webhook('pagey.ping', { key: 'none' });
       await t

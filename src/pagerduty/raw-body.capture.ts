@@ -55,17 +55,21 @@ function capture(
     finished = true;
     done(error, stream);
   };
+  const tooLarge = () => {
+    // Drained, not destroyed: the client still gets its 413.
+    payload.removeAllListeners('data');
+    payload.resume();
+    finish(
+      Object.assign(new Error('Request body is too large'), {
+        statusCode: 413,
+        code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+      }),
+    );
+  };
+  if (Number(request.headers['content-length']) > limit) return tooLarge();
   payload.on('data', (chunk: Buffer) => {
     size += chunk.length;
-    if (size > limit) {
-      payload.destroy();
-      return finish(
-        Object.assign(new Error('Request body is too large'), {
-          statusCode: 413,
-          code: 'FST_ERR_CTP_BODY_TOO_LARGE',
-        }),
-      );
-    }
+    if (size > limit) return tooLarge();
     chunks.push(chunk);
   });
   payload.on('error', (error) => finish(error));
