@@ -197,6 +197,20 @@ describe('PagerDuty V3 webhooks (e2e)', () => {
       'triggered',
       'linked',
     ]);
+    // the same PagerDuty incident announced again changes nothing
+    const again = await send('incident.triggered', {
+      key,
+      pagerDutyIncident: 'Q1LINKED0001',
+      at: later(10),
+    }).expect(202);
+    expect(again.body).toMatchObject({
+      outcome: 'ignored',
+      reason: 'already linked',
+    });
+    expect((await timeline(incidentId)).map((e) => e.type)).toEqual([
+      'triggered',
+      'linked',
+    ]);
     const listed = await t.api.get('/v1/incidents?limit=5').expect(200);
     expect(
       listed.body.items.find((i: any) => i.id === incidentId).pagerduty.htmlUrl,

@@ -163,6 +163,8 @@ export class PagerDutyWebhookService {
     const changes: IncidentChanges = { pagerdutyEventAt: event.occurredAt };
     switch (event.eventType) {
       case 'incident.triggered':
+        if (incident.pagerdutyIncidentId === data.id)
+          return new Skip('ignored', 'already linked', incident);
         Object.assign(changes, {
           pagerdutyIncidentId: data.id,
           pagerdutyIncidentNumber: data.number,
