@@ -87,8 +87,8 @@ describe('PagerDuty webhooks reaching two instances on one PostgreSQL database (
           ]);
           outcomes.push(
             answers
-              .map((r) => r.body.outcome)
-              .sort()
+              .map((r: { body: { outcome: string } }) => r.body.outcome)
+              .sort((x, y) => x.localeCompare(y))
               .join('+'),
           );
         }),
