@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../database/data-source.options.js';
 import { alertingMigrations } from '../database/migrations/index.js';
-import { PagerDutyWebhooks1764700000000 } from '../database/migrations/1764700000000-pagerduty-webhooks.js';
+import { PagerDutyWebhooks1764950000000 } from '../database/migrations/1764950000000-pagerduty-webhooks.js';
 import { pagerDutyDedupKey } from './pagerduty-event.builder.js';
 
 const before = alertingMigrations.filter(
-  (m) => m !== PagerDutyWebhooks1764700000000,
+  (m) => m !== PagerDutyWebhooks1764950000000,
 );
 
 async function migrated(
@@ -24,7 +24,7 @@ async function migrated(
   return ds;
 }
 
-describe(PagerDutyWebhooks1764700000000.name, () => {
+describe(PagerDutyWebhooks1764950000000.name, () => {
   it('gives incidents already open with a long key the SHA-256 form PagerDuty knows them by', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pd-migration-'));
     const file = join(dir, 'alerting.sqlite');
@@ -63,7 +63,7 @@ describe(PagerDutyWebhooks1764700000000.name, () => {
     // this migration alone, on a host's prefixed incidents table
     const ds2 = new DataSource({
       ...dataSourceOptions('sqlite::memory:'),
-      migrations: [PagerDutyWebhooks1764700000000],
+      migrations: [PagerDutyWebhooks1764950000000],
       entityPrefix: 'host_',
     });
     await ds2.initialize();

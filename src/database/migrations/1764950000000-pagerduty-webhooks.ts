@@ -12,8 +12,8 @@ function table(runner: QueryRunner, name: string): string {
  * when a long key was replaced by its SHA-256 (webhooks quote that form), and the
  * webhook event ids already applied, unique, so a redelivery is a no-op on any instance.
  */
-export class PagerDutyWebhooks1764700000000 implements MigrationInterface {
-  name = 'PagerDutyWebhooks1764700000000';
+export class PagerDutyWebhooks1764950000000 implements MigrationInterface {
+  name = 'PagerDutyWebhooks1764950000000';
 
   async up(runner: QueryRunner): Promise<void> {
     const incidents = table(runner, 'incidents');
