@@ -22,9 +22,37 @@ export function configureApp(
 ): NestFastifyApplication {
   app.useGlobalFilters(new AlertingExceptionFilter());
   registerSecurityHeaders(app);
+  refuseEncodedBodies(app);
   setupOpenApi(app);
   // No enableShutdownHooks(): Nest re-raises the signal after closing (exit by signal,
   // not 0), and every test app would add process listeners. main.ts installs
   // installGracefulShutdown instead; app.close() still runs every shutdown hook.
   return app;
+}
+
+/**
+ * Fastify would hand a gzip body to the JSON parser as is, answering "not valid JSON",
+ * which sends a sender looking in the wrong place. Say what is wrong instead.
+ */
+function refuseEncodedBodies(app: NestFastifyApplication): void {
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', (request, reply, done) => {
+      const encoding = request.headers['content-encoding']
+        ?.trim()
+        .toLowerCase();
+      if (
+        !encoding ||
+        encoding === 'identity' ||
+        request.method === 'GET' ||
+        request.method === 'HEAD'
+      )
+        return done();
+      void reply.status(415).send({
+        statusCode: 415,
+        error: 'Unsupported Media Type',
+        message: `compressed request bodies are not accepted (Content-Encoding: ${encoding.slice(0, 32)}); send the body uncompressed`,
+      });
+    });
 }

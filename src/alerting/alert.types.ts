@@ -47,6 +47,10 @@ export interface AlertTransitionMeta {
   source: string;
   /** CloudWatch alarm ARN, when known: the reconciler asks DescribeAlarms about it */
   alarmArn?: string;
+  /** where the alert sits in the request (`[3]`, `alerts[3]`), for the 400's messages */
+  at?: string;
+  /** alert field → the sender's own name for it (`environment` → `labels.env`), for the 400's messages */
+  fields?: Record<string, string>;
 }
 
 export interface IngestItem {

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AlertingError } from './alerting.errors.js';
+import { capErrors } from './validation.js';
 
 const DOMAIN_STATUS = {
   'not-found': 404,
@@ -54,7 +55,9 @@ export class AlertingExceptionFilter implements ExceptionFilter {
     if (exception instanceof AlertingError) {
       return {
         status: DOMAIN_STATUS[exception.code],
-        message: exception.message,
+        message: exception.problems
+          ? capErrors(exception.problems)
+          : exception.message,
         headers: {},
       };
     }
@@ -64,7 +67,13 @@ export class AlertingExceptionFilter implements ExceptionFilter {
         typeof body === 'object' && body !== null && 'message' in body
           ? body.message
           : body;
-      return { status: exception.getStatus(), message, headers: {} };
+      return {
+        status: exception.getStatus(),
+        message: Array.isArray(message)
+          ? capErrors(message as string[])
+          : message,
+        headers: {},
+      };
     }
     const e = exception as {
       statusCode?: number;

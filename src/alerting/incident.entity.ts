@@ -67,7 +67,16 @@ export class Incident {
   @Column({ type: 'integer' }) occurrences: number;
   @Column({ name: 'routing_key', type: 'varchar', length: 64, nullable: true })
   routingKey: string | null;
-  @Column({ name: 'resolve_timeout_ms', type: 'integer', nullable: true })
+  /** bigint: up to 30 days of milliseconds; PostgreSQL hands it back as a string */
+  @Column({
+    name: 'resolve_timeout_ms',
+    type: 'bigint',
+    nullable: true,
+    transformer: {
+      to: (v: number | null) => v,
+      from: (v: string | number | null) => (v === null ? null : Number(v)),
+    },
+  })
   resolveTimeoutMs: number | null;
   @Column({ name: 'ingest_source', type: 'varchar', length: 32 })
   ingestSource: string;

@@ -18,6 +18,7 @@ import { OutboxService } from './notifier/outbox.service.js';
 import { RoutingKeyService } from './routing-key.service.js';
 import { AlertingMetrics } from './alerting.metrics.js';
 import { hashedDedupKey } from '../pagerduty/pagerduty-event.builder.js';
+import { validateAlerts } from './alert-validation.js';
 
 interface NormalizedAlert {
   dedupKey: string;
@@ -61,10 +62,17 @@ export class IncidentService {
     @Optional() private readonly metrics?: AlertingMetrics,
   ) {}
 
-  /** Applies a batch in one transaction: all of it is stored, or none of it. */
+  /**
+   * Validates a batch (every edge's alerts pass the same rules: AlertingError `invalid`
+   * listing each problem) and applies it in one transaction: all of it is stored, or
+   * none of it.
+   */
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
-    const now = this.clock.now().toISOString();
-    const alerts = items.map((item) => this.normalize(item, now));
+    const clockNow = this.clock.now();
+    const now = clockNow.toISOString();
+    const alerts = validateAlerts(items, clockNow).map((item) =>
+      this.normalize(item, now),
+    );
     const routingKey = await this.routingKeys.current();
     const results = await this.withConflictRetry(() =>
       this.db.tx(async (m) => {

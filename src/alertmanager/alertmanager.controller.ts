@@ -5,6 +5,7 @@ import {
   HttpCode,
   HttpException,
   Inject,
+  Logger,
   Post,
 } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -26,6 +27,8 @@ import {
 @ApiTags('alertmanager')
 @Controller('v1/alertmanager')
 export class AlertmanagerController {
+  private readonly logger = new Logger('Alertmanager');
+
   constructor(
     private readonly incidents: IncidentService,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
@@ -48,7 +51,7 @@ export class AlertmanagerController {
   @ApiResponse({
     status: 400,
     description:
-      'not an Alertmanager version 4 payload; the message names the problem',
+      'not an Alertmanager version 4 payload, or an alert outside the input limits (the whole group is refused); the message names each problem by its label',
   })
   @ApiResponse({
     status: 503,
@@ -67,6 +70,11 @@ export class AlertmanagerController {
     try {
       return { results: await this.incidents.ingest(items) };
     } catch (error) {
+      // Alertmanager logs only the status: say here which alert and label to fix.
+      if (error instanceof AlertingError && error.problems)
+        this.logger.warn(
+          `Alertmanager group ${groupKeyOf(body)} refused: ${error.problems.slice(0, 5).join('; ')}`,
+        );
       if (error instanceof HttpException || error instanceof AlertingError)
         throw error;
       // A 500 would be final for Alertmanager and drop the group; the database coming back
@@ -78,4 +86,9 @@ export class AlertmanagerController {
       );
     }
   }
+}
+
+function groupKeyOf(body: unknown): string {
+  const key = (body as { groupKey?: unknown }).groupKey;
+  return typeof key === 'string' ? JSON.stringify(key.slice(0, 200)) : '(none)';
 }

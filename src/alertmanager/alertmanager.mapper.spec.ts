@@ -67,6 +67,8 @@ describe(mapAlertmanagerWebhook.name, () => {
         meta: {
           source: 'alertmanager',
           transitionAt: new Date('2026-08-20T08:24:38.326Z'),
+          at: 'alerts[0]',
+          fields: expect.objectContaining({ environment: 'environment' }),
         },
       },
     ]);
@@ -100,6 +102,8 @@ describe(mapAlertmanagerWebhook.name, () => {
     expect(sut.meta).toEqual({
       source: 'alertmanager',
       transitionAt: new Date('2026-08-20T08:31:08.113Z'),
+      at: 'alerts[0]',
+      fields: expect.objectContaining({ transitionAt: 'endsAt' }),
     });
   });
 
@@ -212,7 +216,11 @@ describe(mapAlertmanagerWebhook.name, () => {
         labels: expect.any(Object),
         annotations: {},
       });
-      expect(sut.meta).toEqual({ source: 'alertmanager' });
+      expect(sut.meta).toEqual({
+        source: 'alertmanager',
+        at: 'alerts[0]',
+        fields: expect.any(Object),
+      });
     });
 
     it('takes the group status when an alert has none', () => {

@@ -5,6 +5,8 @@ import type {
   IngestItem,
   Severity,
 } from '../alerting/alert.types.js';
+import { ALERT_LIMITS } from '../alerting/dto/alert.dto.js';
+import { truncate } from '../alerting/truncate.js';
 
 export interface AlertmanagerMappingDefaults {
   /** used when an alert has no `env` / `environment` label */
@@ -45,10 +47,6 @@ const SEVERITY_LABELS = new Map<string, Severity>(
     p5: 'INFO',
   } satisfies Record<string, Severity>),
 );
-
-// Same limits the HTTP edge enforces on AlertInput (CONTRACT §2).
-const MAX_ALARM_NAME = 255;
-const MAX_DESCRIPTION = 8192;
 
 /**
  * Turns an Alertmanager webhook (`version: "4"`) into one ingest item per alert.
@@ -122,12 +120,15 @@ function mapAlert(
   if (generatorURL) customDetails.generatorURL = generatorURL;
   if (startsAt) customDetails.startsAt = startsAt.iso;
   if (endsAt) customDetails.endsAt = endsAt.iso;
+  fitAnnotations(customDetails, annotations);
 
+  // Free text (alarm name, description, annotations) is fitted to the alert's limits;
+  // every other field is validated like any alert and named by the sender's name.
   const alert: AlertInput = {
     severity: severityOf(labels.severity),
-    alarmName: alarmName.slice(0, MAX_ALARM_NAME),
+    alarmName: truncate(alarmName, ALERT_LIMITS.alarmName),
     ...(description
-      ? { description: description.slice(0, MAX_DESCRIPTION) }
+      ? { description: truncate(description, ALERT_LIMITS.description) }
       : {}),
     status,
     environment: labels.env || labels.environment || ctx.defaults.environment,
@@ -143,8 +144,61 @@ function mapAlert(
     meta: {
       source: 'alertmanager',
       ...(transitionAt ? { transitionAt } : {}),
+      at,
+      fields: {
+        alarmName: labels.alertname ? 'labels.alertname' : 'groupKey',
+        environment: labels.env
+          ? 'labels.env'
+          : labels.environment
+            ? 'labels.environment'
+            : 'environment',
+        description: 'annotations',
+        dedupKey: 'fingerprint',
+        links: 'generatorURL',
+        timestamp: 'startsAt',
+        transitionAt: status === 'firing' ? 'startsAt' : 'endsAt',
+        'customDetails.labels': 'labels',
+        'customDetails.annotations': 'annotations',
+        'customDetails.generatorURL': 'generatorURL',
+        customDetails: 'labels and annotations',
+      },
     },
   };
+}
+
+/** An annotation is never cut below this: enough to still say what it was about. */
+const ANNOTATION_KEEP = 256;
+
+/**
+ * An exporter that dumps logs into an annotation must not cost the page: the longest
+ * annotations are cut (ending with `…`) until customDetails fits its 64 KiB. Labels are
+ * identity and are never cut; labels alone over the limit are a 400.
+ */
+function fitAnnotations(
+  customDetails: Record<string, unknown>,
+  annotations: Record<string, string>,
+): void {
+  for (;;) {
+    const excess =
+      Buffer.byteLength(JSON.stringify(customDetails), 'utf8') -
+      ALERT_LIMITS.customDetailsBytes;
+    if (excess <= 0) return;
+    let longest: string | undefined;
+    for (const key of Object.keys(annotations))
+      if (
+        annotations[key].length > ANNOTATION_KEEP &&
+        (longest === undefined ||
+          annotations[key].length > annotations[longest].length)
+      )
+        longest = key;
+    if (longest === undefined) return;
+    const value = annotations[longest];
+    // bytes can be up to 3 per UTF-16 unit (6 escaped); cutting `excess` units is a floor
+    annotations[longest] = truncate(
+      value,
+      Math.max(ANNOTATION_KEEP, value.length - excess - 16),
+    );
+  }
 }
 
 export function severityOf(label: string | undefined): Severity {

@@ -74,6 +74,7 @@ describe(mapCloudWatchAlarmMessage.name, () => {
     expect(sut.alert.customDetails).not.toHaveProperty('region');
     expect(sut.alert.links).toBeUndefined();
     expect(sut.meta).toEqual({
+      fields: expect.any(Object),
       source: 'sns',
       transitionAt: new Date('2019-02-15T23:53:45.093Z'),
     });
@@ -159,6 +160,7 @@ describe(mapCloudWatchAlarmMessage.name, () => {
       },
     ]);
     expect(sut.meta).toEqual({
+      fields: expect.any(Object),
       source: 'sns',
       transitionAt: new Date('2021-11-10T02:45:55.640Z'),
       alarmArn: arn,
@@ -273,7 +275,7 @@ describe(mapCloudWatchAlarmMessage.name, () => {
       // The raw value is kept so an operator sees what arrived.
       customDetails: { newStateValue: 'OK', stateChangeTime: 'not a date' },
     });
-    expect(sut.meta).toEqual({ source: 'sns' });
+    expect(sut.meta).toEqual({ source: 'sns', fields: expect.any(Object) });
   });
 
   it('truncates a long name and description, and hashes an over-long dedup key', () => {
@@ -356,6 +358,7 @@ describe(mapEventBridgeAlarmEvent.name, () => {
         'Goes into alarm when server CPU utilization is too high!',
     });
     expect(sut.meta).toEqual({
+      fields: expect.any(Object),
       source: 'eventbridge',
       transitionAt: new Date('2019-10-02T17:04:40.989Z'),
       alarmArn:

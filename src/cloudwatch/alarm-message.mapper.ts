@@ -5,7 +5,11 @@ import type {
   IngestItem,
   Severity,
 } from '../alerting/alert.types.js';
+import { ALERT_LIMITS } from '../alerting/dto/alert.dto.js';
+import { truncate } from '../alerting/truncate.js';
 import { CloudWatchMappingError } from './cloudwatch-mapping.error.js';
+
+export { truncate } from '../alerting/truncate.js';
 
 export { CloudWatchMappingError } from './cloudwatch-mapping.error.js';
 
@@ -15,9 +19,12 @@ export interface AlarmMappingDefaults {
 
 export type AlarmStateValue = 'ALARM' | 'OK' | 'INSUFFICIENT_DATA';
 
-export const ALARM_NAME_MAX = 255;
-export const DESCRIPTION_MAX = 8192;
-export const DEDUP_KEY_MAX = 255;
+// AWS caps alarm names at 255 and descriptions at 1024; NewStateReason has no documented
+// cap. Free text is fitted to the alert's limits here; everything else is validated with
+// every other edge's alerts, and a bad field is a 400.
+export const ALARM_NAME_MAX = ALERT_LIMITS.alarmName;
+export const DESCRIPTION_MAX = ALERT_LIMITS.description;
+export const DEDUP_KEY_MAX = ALERT_LIMITS.dedupKey;
 export const EVENTBRIDGE_STATE_CHANGE = 'CloudWatch Alarm State Change';
 
 const STATES: ReadonlySet<string> = new Set([
@@ -231,15 +238,6 @@ export function severityFromDescription(description: unknown): Severity {
   return match ? (match[1].toUpperCase() as Severity) : 'CRITICAL';
 }
 
-/** Truncates without splitting a surrogate pair, ending with `…` when cut. */
-export function truncate(value: string, max: number): string {
-  if (value.length <= max) return value;
-  let end = max - 1;
-  const code = value.charCodeAt(end - 1);
-  if (code >= 0xd800 && code <= 0xdbff) end -= 1;
-  return `${value.slice(0, end)}…`;
-}
-
 function toIngestItem(
   c: AlarmStateChange,
   defaults: AlarmMappingDefaults,
@@ -295,9 +293,44 @@ function toIngestItem(
       transitionAt,
       recordOnly: c.newState === 'INSUFFICIENT_DATA' ? true : undefined,
       alarmArn: c.alarmArn,
+      fields: SENDER_FIELDS[c.source],
     }) as IngestItem['meta'],
   };
 }
+
+/** Alert field → where it came from, so a rejected alarm's 400 names the sender's field. */
+const SENDER_FIELDS: Record<
+  AlarmStateChange['source'],
+  Record<string, string>
+> = {
+  sns: {
+    alarmName: 'AlarmName',
+    dedupKey: 'AlarmName',
+    links: 'AlarmName',
+    metricName: 'Trigger.MetricName',
+    description: 'NewStateReason',
+    timestamp: 'StateChangeTime',
+    transitionAt: 'StateChangeTime',
+    threshold: 'Trigger.Threshold',
+    'customDetails.alarmDescription': 'AlarmDescription',
+    'customDetails.triggeringChildren': 'TriggeringChildren',
+    'customDetails.dimensions': 'Trigger.Dimensions',
+    'customDetails.alarmRule': 'AlarmRule',
+  },
+  eventbridge: {
+    alarmName: 'detail.alarmName',
+    dedupKey: 'detail.alarmName',
+    links: 'detail.alarmName',
+    metricName: 'detail.configuration.metrics',
+    description: 'detail.state.reason',
+    timestamp: 'detail.state.timestamp',
+    transitionAt: 'detail.state.timestamp',
+    threshold: 'detail.configuration.threshold',
+    'customDetails.alarmDescription': 'detail.configuration.description',
+    'customDetails.dimensions': 'detail.configuration.metrics',
+    'customDetails.alarmRule': 'detail.configuration.alarmRule',
+  },
+};
 
 /**
  * Uses the untruncated names, so two long alarm names that share a prefix never
@@ -454,8 +487,15 @@ function consoleLink(
   region: string | undefined,
 ): AlertLink | undefined {
   if (!region) return undefined;
+  let name: string;
+  try {
+    name = encodeURIComponent(alarmName);
+  } catch {
+    // a lone surrogate: validation refuses the alarm name itself, naming it
+    return undefined;
+  }
   return {
-    href: `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#alarmsV2:alarm/${encodeURIComponent(alarmName)}`,
+    href: `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#alarmsV2:alarm/${name}`,
     text: 'CloudWatch alarm',
   };
 }

@@ -62,7 +62,7 @@ export class CloudWatchEventsController {
   @ApiResponse({
     status: 400,
     description:
-      'not an EventBridge alarm event; the message names the problem',
+      'not an EventBridge alarm event, or an alarm outside the input limits; the message names each problem (detail.alarmName, detail.state.timestamp)',
   })
   async ingest(@Body() body: unknown): Promise<{ results: EventResult[] }> {
     const batch = Array.isArray(body);
@@ -91,7 +91,11 @@ export class CloudWatchEventsController {
     );
     if (errors.length > 0) throw new BadRequestException(errors);
 
-    const items = mapped.filter((m): m is IngestItem => !('ignored' in m));
+    const items = mapped.flatMap((m, i) =>
+      'ignored' in m
+        ? []
+        : [{ ...m, meta: { ...m.meta, at: batch ? `[${i}]` : '' } }],
+    );
     const ingested = items.length > 0 ? await this.incidents.ingest(items) : [];
     let next = 0;
     return {

@@ -67,6 +67,9 @@ export class ConfigValidationError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** The longest delay setTimeout/setInterval honour (about 24.8 days). */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
 /** Delivery tuning that CONTRACT §1 does not name; documented in the README. */
 const EXTRA_DURATIONS = {
   DELIVERY_RETRY_BASE: '1s',
@@ -118,9 +121,12 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
       problems.push(`${name}: must be a duration like 500ms, 30s, 5m, 4h, 1d`);
     durations[name] = parsed ?? 0;
   }
-  // A zero period would make the reconciler's setInterval spin.
-  if (parseDuration(env.RECONCILE_INTERVAL ?? '30s') === 0)
-    problems.push('RECONCILE_INTERVAL: must be above 0');
+  // A zero period would make the reconciler's setInterval spin, and so would one over
+  // 2^31-1 ms (Node clamps it to 1 ms with a warning).
+  const reconcileMs = parseDuration(env.RECONCILE_INTERVAL ?? '30s');
+  if (reconcileMs === 0) problems.push('RECONCILE_INTERVAL: must be above 0');
+  if (reconcileMs !== null && reconcileMs > TIMER_MAX_MS)
+    problems.push('RECONCILE_INTERVAL: must be at most 24d');
   if (problems.length > 0) throw new ConfigValidationError(problems);
 
   return {

@@ -6,11 +6,25 @@ const UNITS: Record<string, number> = {
   d: 86_400_000,
 };
 
-/** `500ms`, `30s`, `5m`, `4h`, `1d` or a plain number of milliseconds; null when malformed. */
+/**
+ * `500ms`, `30s`, `5m`, `4h`, `1d` or a plain number of milliseconds, rounded to a whole
+ * millisecond (`1.5` is 2, `0.5s` is 500); null when malformed or beyond what a Date can
+ * hold (`999999999d` would make every date computed from it invalid).
+ */
 export function parseDuration(value: string | number): number | null {
-  if (typeof value === 'number')
-    return Number.isFinite(value) && value >= 0 ? value : null;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
-  if (!match) return null;
-  return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']);
+  let ms: number;
+  if (typeof value === 'number') ms = value;
+  else {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+    if (!match) return null;
+    ms = Number(match[1]) * UNITS[match[2] ?? 'ms'];
+  }
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_DURATION_MS) return null;
+  return Math.round(ms);
 }
+
+/** 100 years: far beyond any sane setting, far below what Date arithmetic overflows on. */
+const MAX_DURATION_MS = 100 * 365 * UNITS.d;
+
+/** A per-alert `resolveTimeout` fits this range, stored as integer milliseconds on every dialect. */
+export const MAX_RESOLVE_TIMEOUT_MS = 30 * UNITS.d;

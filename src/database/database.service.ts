@@ -347,10 +347,12 @@ function fromDatabase(column: ColumnMetadata, value: unknown): unknown {
   if (value === null || value === undefined) return null;
   if (column.type === 'simple-json')
     return typeof value === 'string' ? JSON.parse(value) : value;
-  // PostgreSQL hands bigint (bigserial ids) back as strings
+  // PostgreSQL hands bigint (bigserial ids, resolve timeouts) back as strings
   if (
     typeof value === 'string' &&
-    (column.type === 'integer' || column.generationStrategy === 'increment')
+    (column.type === 'integer' ||
+      column.type === 'bigint' ||
+      column.generationStrategy === 'increment')
   ) {
     return Number(value);
   }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IngestItem, IngestResult } from '../alerting/alert.types.js';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
+import { AlertingError } from '../alerting/alerting.errors.js';
 import { CLOCK, type Clock } from '../alerting/clock.js';
 import { IncidentService } from '../alerting/incident.service.js';
 import {
@@ -109,7 +110,20 @@ export class SnsInboxService {
         reason: `not a CloudWatch alarm state change: ${error.message}`,
       };
     }
-    const results = await this.incidents.ingest([item]);
+    // A verified alarm that fails validation is a 400 naming the field: SNS does not retry
+    // a 4xx, and a retry could not cure it anyway. Nothing is stored, MessageId included.
+    item.meta.at = 'Message';
+    let results: IngestResult[];
+    try {
+      results = await this.incidents.ingest([item]);
+    } catch (error) {
+      // SNS counts a 4xx as delivered and shows nobody the body: the log is the only trace.
+      if (error instanceof AlertingError && error.problems)
+        this.logger.warn(
+          `SNS notification ${messageId} from ${topicArn} refused: ${error.problems.join('; ')}`,
+        );
+      throw error;
+    }
     this.logger.debug(
       `SNS notification ${messageId}: ${results.map((r) => `${r.dedupKey} ${r.action}`).join(', ')}`,
     );

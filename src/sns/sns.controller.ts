@@ -56,6 +56,11 @@ export class SnsController {
     description: 'notification ingested, or ignored because it is not an alarm',
   })
   @ApiResponse({
+    status: 400,
+    description:
+      'an authentic CloudWatch alarm outside the input limits (named, e.g. Message.AlarmName); nothing stored, SNS does not retry',
+  })
+  @ApiResponse({
     status: 403,
     description:
       'not an authentic SNS message for an allowed topic; nothing stored',

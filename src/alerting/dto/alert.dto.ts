@@ -17,10 +17,40 @@ import {
   ValidatorConstraint,
   type ValidatorConstraintInterface,
 } from 'class-validator';
-import { parseDuration } from '../../config/duration.js';
+import {
+  MAX_RESOLVE_TIMEOUT_MS,
+  parseDuration,
+} from '../../config/duration.js';
 import { SEVERITIES, type AlertInput, type Severity } from '../alert.types.js';
 
-const CUSTOM_DETAILS_MAX_BYTES = 64 * 1024;
+/**
+ * The alert's limits, in one place: every edge's mapped alerts are validated against
+ * this DTO, and a mapper that fits free text to them (CloudWatch, Alertmanager) reads
+ * them from here.
+ */
+export const ALERT_LIMITS = {
+  alarmName: 255,
+  metricName: 255,
+  environment: 64,
+  description: 8192,
+  dedupKey: 255,
+  recommendations: 20,
+  recommendation: 1024,
+  links: 20,
+  customDetailsBytes: 64 * 1024,
+  resolveTimeoutMs: MAX_RESOLVE_TIMEOUT_MS,
+} as const;
+
+/** How an alert body is checked before its DTO sees it (see ShapeRules). */
+export const ALERT_SHAPE = {
+  arrays: {
+    links: ALERT_LIMITS.links,
+    recommendations: ALERT_LIMITS.recommendations,
+  },
+  opaque: ['customDetails'],
+} as const;
+
+const CUSTOM_DETAILS_MAX_BYTES = ALERT_LIMITS.customDetailsBytes;
 
 @ValidatorConstraint({ name: 'customDetailsSize' })
 class CustomDetailsSize implements ValidatorConstraintInterface {
@@ -40,11 +70,11 @@ class IsDurationValue implements ValidatorConstraintInterface {
   validate(value: unknown) {
     return (
       (typeof value === 'string' || typeof value === 'number') &&
-      parseDuration(value) !== null
+      (parseDuration(value) ?? Infinity) <= MAX_RESOLVE_TIMEOUT_MS
     );
   }
   defaultMessage() {
-    return 'resolveTimeout must be a duration like 30s, 5m, 4h, 1d or milliseconds';
+    return 'resolveTimeout must be a duration from 0 to 30d, like 30s, 5m, 4h, 1d or milliseconds';
   }
 }
 
@@ -85,13 +115,13 @@ export class AlertDto implements AlertInput {
     example: 'production-hybrid-routing-high-failure-rate',
   })
   @IsString()
-  @Length(1, 255)
+  @Length(1, ALERT_LIMITS.alarmName)
   alarmName: string;
 
   @ApiPropertyOptional({ maxLength: 255, example: 'SupportModeSuccessRate' })
   @IsOptional()
   @IsString()
-  @MaxLength(255)
+  @MaxLength(ALERT_LIMITS.metricName)
   metricName?: string;
 
   @ApiPropertyOptional({ example: 95 })
@@ -106,7 +136,7 @@ export class AlertDto implements AlertInput {
 
   @ApiPropertyOptional({
     format: 'date-time',
-    description: 'ISO 8601; default now',
+    description: 'ISO 8601, from year 2000 to one day ahead; default now',
   })
   @IsOptional()
   @IsISO8601(
@@ -122,7 +152,7 @@ export class AlertDto implements AlertInput {
   })
   @IsOptional()
   @IsString()
-  @Length(1, 64)
+  @Length(1, ALERT_LIMITS.environment)
   environment?: string;
 
   @ApiPropertyOptional({
@@ -131,7 +161,7 @@ export class AlertDto implements AlertInput {
   })
   @IsOptional()
   @IsString()
-  @MaxLength(8192)
+  @MaxLength(ALERT_LIMITS.description)
   description?: string;
 
   @ApiPropertyOptional({
@@ -141,9 +171,9 @@ export class AlertDto implements AlertInput {
   })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(20)
+  @ArrayMaxSize(ALERT_LIMITS.recommendations)
   @IsString({ each: true })
-  @MaxLength(1024, { each: true })
+  @MaxLength(ALERT_LIMITS.recommendation, { each: true })
   recommendations?: string[];
 
   @ApiPropertyOptional({ enum: ['firing', 'resolved'], default: 'firing' })
@@ -157,7 +187,7 @@ export class AlertDto implements AlertInput {
   })
   @IsOptional()
   @IsString()
-  @Length(1, 255)
+  @Length(1, ALERT_LIMITS.dedupKey)
   dedupKey?: string;
 
   @ApiPropertyOptional({ maxLength: 255 })
@@ -190,7 +220,7 @@ export class AlertDto implements AlertInput {
   @ApiPropertyOptional({ type: [LinkDto], maxItems: 20 })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(20)
+  @ArrayMaxSize(ALERT_LIMITS.links)
   @ValidateNested({ each: true })
   @Type(() => LinkDto)
   links?: LinkDto[];
@@ -198,7 +228,7 @@ export class AlertDto implements AlertInput {
   @ApiPropertyOptional({
     type: 'object',
     additionalProperties: true,
-    description: '≤ 64 KiB serialized',
+    description: '≤ 64 KiB serialized, nested at most 20 levels',
   })
   @IsOptional()
   @IsObject()
@@ -208,6 +238,8 @@ export class AlertDto implements AlertInput {
   @ApiPropertyOptional({
     oneOf: [{ type: 'string' }, { type: 'number' }],
     example: '4h',
+    description:
+      '0 to 30d; a number is milliseconds, rounded to a whole millisecond',
   })
   @IsOptional()
   @Validate(IsDurationValue)

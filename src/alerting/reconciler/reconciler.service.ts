@@ -5,6 +5,7 @@ import {
   type CloudWatchAccess,
 } from '../../cloudwatch/cloudwatch.providers.js';
 import type { AlertingConfig } from '../../config/alerting.config.js';
+import { MAX_RESOLVE_TIMEOUT_MS } from '../../config/duration.js';
 import { DatabaseService } from '../../database/database.service.js';
 import {
   DISTRIBUTED_LOCK,
@@ -22,6 +23,10 @@ export interface ReconcileResult {
   alarmDeleted: number;
   /** set when CloudWatch could not be asked; nothing was resolved from it this tick */
   cloudWatchError?: string;
+  /** set when the stale pass stopped early (the database failed under it) */
+  staleError?: string;
+  /** incidents skipped because their row could not be handled; logged with the reason */
+  failed?: number;
 }
 
 interface OpenRow {
@@ -90,9 +95,9 @@ export class ReconcilerService {
       return { skipped: true, stale: 0, alarmOk: 0, alarmDeleted: 0 };
     }
     const r = outcome.value;
-    if (r.stale + r.alarmOk + r.alarmDeleted > 0) {
+    if (r.stale + r.alarmOk + r.alarmDeleted + (r.failed ?? 0) > 0) {
       this.logger.log(
-        `reconciled: ${r.stale} stale, ${r.alarmOk} alarm-ok, ${r.alarmDeleted} alarm-deleted`,
+        `reconciled: ${r.stale} stale, ${r.alarmOk} alarm-ok, ${r.alarmDeleted} alarm-deleted, ${r.failed ?? 0} skipped`,
       );
     }
     return r;
@@ -100,13 +105,24 @@ export class ReconcilerService {
 
   /** Without the lock: exposed so tests can prove the writes alone never double-resolve. */
   async reconcile(): Promise<ReconcileResult> {
-    const stale = await this.resolveStale(this.clock.now());
     const result: ReconcileResult = {
       skipped: false,
-      stale,
+      stale: 0,
       alarmOk: 0,
       alarmDeleted: 0,
     };
+    // Each pass on its own: a stale pass that fails must not keep lost OKs unresolved.
+    try {
+      const stale = await this.resolveStaleCounting(this.clock.now());
+      result.stale = stale.resolved;
+      if (stale.failed > 0) result.failed = stale.failed;
+    } catch (error) {
+      result.staleError = (error as Error).message;
+      this.logger.error(
+        `stale reconcile failed: ${result.staleError}`,
+        (error as Error).stack,
+      );
+    }
     if (this.config.reconcileCloudWatch) {
       try {
         Object.assign(result, await this.resolveLostAlarms());
@@ -129,26 +145,57 @@ export class ReconcilerService {
    * instead stalled the event loop ~0.4 s every tick once 130 000 incidents were kept.
    */
   async resolveStale(now: Date): Promise<number> {
-    const cutoffOf = (timeoutMs: number | null) =>
-      new Date(
-        now.getTime() - (timeoutMs ?? this.config.incidentResolveTimeoutMs),
-      ).toISOString();
-    return (
-      (await this.resolveStalePass(STALE_DEFAULT_SQL, [cutoffOf(null)], () =>
-        cutoffOf(null),
-      )) +
-      (await this.resolveStalePass(STALE_OVERRIDE_SQL, [], (row) =>
-        cutoffOf(Number(row.resolve_timeout_ms)),
-      ))
+    return (await this.resolveStaleCounting(now)).resolved;
+  }
+
+  private async resolveStaleCounting(
+    now: Date,
+  ): Promise<{ resolved: number; failed: number }> {
+    const cutoffOf = (timeoutMs: number) =>
+      new Date(now.getTime() - timeoutMs).toISOString();
+    const byDefault = await this.resolveStalePass(
+      STALE_DEFAULT_SQL,
+      [cutoffOf(this.config.incidentResolveTimeoutMs)],
+      () => this.config.incidentResolveTimeoutMs,
+      cutoffOf,
     );
+    const own = await this.resolveStalePass(
+      STALE_OVERRIDE_SQL,
+      [],
+      (row) => this.storedTimeout(row),
+      cutoffOf,
+    );
+    return {
+      resolved: byDefault.resolved + own.resolved,
+      failed: byDefault.failed + own.failed,
+    };
+  }
+
+  /**
+   * Ingest keeps timeouts within 0..30 days, but a row written some other way (a manual
+   * fix, an old release) may hold anything: it is brought back into that range, so it
+   * still resolves one day and never makes a date computation throw for the whole pass.
+   */
+  private storedTimeout(row: OpenRow): number {
+    const raw = Number(row.resolve_timeout_ms);
+    const ms = Number.isFinite(raw)
+      ? Math.min(Math.max(Math.round(raw), 0), MAX_RESOLVE_TIMEOUT_MS)
+      : this.config.incidentResolveTimeoutMs;
+    if (ms !== raw)
+      this.logger.warn(
+        `incident ${row.id}: stored resolve_timeout_ms ${String(row.resolve_timeout_ms)} is out of range; using ${ms}`,
+      );
+    return ms;
   }
 
   private async resolveStalePass(
     sql: string,
     params: unknown[],
-    cutoffOf: (row: OpenRow) => string,
-  ): Promise<number> {
+    timeoutOf: (row: OpenRow) => number,
+    cutoffOf: (timeoutMs: number) => string,
+  ): Promise<{ resolved: number; failed: number }> {
     let resolved = 0;
+    let failed = 0;
     let after = { lastSeenAt: '', id: '' };
     for (;;) {
       const rows = await this.db.read((m) =>
@@ -160,21 +207,26 @@ export class ReconcilerService {
         ]),
       );
       for (const row of rows) {
-        const cutoff = cutoffOf(row);
-        if (row.last_seen_at >= cutoff) continue;
-        const timeoutMs =
-          row.resolve_timeout_ms === null
-            ? this.config.incidentResolveTimeoutMs
-            : Number(row.resolve_timeout_ms);
-        const done = await this.incidents.resolveIf(
-          row.id,
-          'stale',
-          (i) => i.lastSeenAt < cutoff,
-          { lastSeenAt: row.last_seen_at, resolveTimeoutMs: timeoutMs },
-        );
-        if (done) resolved++;
+        try {
+          const timeoutMs = timeoutOf(row);
+          const cutoff = cutoffOf(timeoutMs);
+          if (row.last_seen_at >= cutoff) continue;
+          const done = await this.incidents.resolveIf(
+            row.id,
+            'stale',
+            (i) => i.lastSeenAt < cutoff,
+            { lastSeenAt: row.last_seen_at, resolveTimeoutMs: timeoutMs },
+          );
+          if (done) resolved++;
+        } catch (error) {
+          // One row that cannot be read or closed must not keep every other one open.
+          failed++;
+          this.logger.warn(
+            `incident ${row.id} skipped by the stale reconcile: ${(error as Error).message}`,
+          );
+        }
       }
-      if (rows.length < PAGE_SIZE) return resolved;
+      if (rows.length < PAGE_SIZE) return { resolved, failed };
       const last = rows[rows.length - 1];
       after = { lastSeenAt: last.last_seen_at, id: last.id };
     }
@@ -210,16 +262,23 @@ export class ReconcilerService {
               ? 'alarm-ok'
               : null;
         if (!reason) continue;
-        const done = await this.incidents.resolveIf(
-          row.id,
-          reason,
-          (inc) => inc.lastSeenAt <= askedAt,
-          {
-            alarmName: row.alarm_name,
-            alarmArn: row.alarm_arn,
-          },
-        );
-        if (done) result[reason === 'alarm-ok' ? 'alarmOk' : 'alarmDeleted']++;
+        try {
+          const done = await this.incidents.resolveIf(
+            row.id,
+            reason,
+            (inc) => inc.lastSeenAt <= askedAt,
+            {
+              alarmName: row.alarm_name,
+              alarmArn: row.alarm_arn,
+            },
+          );
+          if (done)
+            result[reason === 'alarm-ok' ? 'alarmOk' : 'alarmDeleted']++;
+        } catch (error) {
+          this.logger.warn(
+            `incident ${row.id} skipped by the CloudWatch reconcile: ${(error as Error).message}`,
+          );
+        }
       }
     }
     return result;

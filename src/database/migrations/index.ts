@@ -2,6 +2,7 @@ import { Initial1764200000000 } from './1764200000000-initial.js';
 import { SnsMessages1764305100000 } from './1764305100000-sns-messages.js';
 import { KeyTransitions1764400000000 } from './1764400000000-key-transitions.js';
 import { OpenIncidentIndexes1764500000000 } from './1764500000000-open-incident-indexes.js';
+import { ResolveTimeoutBigint1764600000000 } from './1764600000000-resolve-timeout-bigint.js';
 import { PagerDutyWebhooks1764950000000 } from './1764950000000-pagerduty-webhooks.js';
 
 /** Every migration, oldest first. A host app reusing its own connection lists these. */
@@ -10,5 +11,6 @@ export const alertingMigrations = [
   SnsMessages1764305100000,
   KeyTransitions1764400000000,
   OpenIncidentIndexes1764500000000,
+  ResolveTimeoutBigint1764600000000,
   PagerDutyWebhooks1764950000000,
 ];
