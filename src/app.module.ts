@@ -1,24 +1,35 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ConfigModule, registerAs, type ConfigType } from '@nestjs/config';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { ConfigModule, registerAs } from '@nestjs/config';
+import { ScheduleModule } from '@nestjs/schedule';
 import { AlertingModule } from './alerting/alerting.module.js';
-import { loadAlertingConfig } from './config/alerting.config.js';
-import { dataSourceOptions } from './database/data-source.options.js';
-import { runMigrationsLocked } from './database/migrate.js';
+import { AlertmanagerModule } from './alertmanager/alertmanager.module.js';
+import { CloudWatchAlarmSource } from './cloudwatch/cloudwatch-alarm.source.js';
+import { CloudWatchModule } from './cloudwatch/cloudwatch.module.js';
+import {
+  alertingOptionsFromEnv,
+  loadAlertingConfig,
+} from './config/alerting.config.js';
+import { LogNotifierModule } from './notifier/log-notifier.module.js';
+import { WebhookNotifierModule } from './notifier/webhook-notifier.module.js';
 import { OpsModule } from './ops/ops.module.js';
+import { PagerDutyModule } from './pagerduty/pagerduty.module.js';
+import { PagerDutyWebhooksModule } from './pagerduty/pagerduty-webhooks.module.js';
+import { ReconcilerModule } from './reconciler/reconciler.module.js';
+import { SnsIngestModule } from './sns/sns-ingest.module.js';
+import { SnsNotifierModule } from './sns/sns-notifier.module.js';
 
 type Env = Record<string, string | undefined>;
 
-export function alertingConfigFrom(env: Env) {
-  return registerAs('alerting', () => loadAlertingConfig(env));
-}
-
-/** The standalone service: config from the environment, its own database, the alerting module. */
+/**
+ * The standalone service: one host of the alerting modules, composed from the validated
+ * environment. Every edge is mounted; the notifier adapters are those `NOTIFIERS` names.
+ */
 @Module({})
 export class AppModule {
   static forRoot(env: Env = process.env): DynamicModule {
-    const alertingConfig = alertingConfigFrom(env);
+    const config = loadAlertingConfig(env);
+    const alertingConfig = registerAs('alerting', () => config);
+    const notifiers = config.notifiers ?? [];
     return {
       module: AppModule,
       imports: [
@@ -27,21 +38,42 @@ export class AppModule {
           isGlobal: true,
           load: [alertingConfig],
         }),
-        TypeOrmModule.forRootAsync({
-          inject: [alertingConfig.KEY],
-          useFactory: (config: ConfigType<typeof alertingConfig>) =>
-            dataSourceOptions(config.databaseUrl),
-          dataSourceFactory: async (options) => {
-            const dataSource = await new DataSource(options!).initialize();
-            await runMigrationsLocked(dataSource);
-            return dataSource;
-          },
+        ScheduleModule.forRoot(),
+        AlertingModule.forRoot({
+          config: alertingOptionsFromEnv(env),
+          database: { url: config.databaseUrl },
+          auth: { apiKeys: config.apiKeys },
         }),
-        AlertingModule.forRootAsync({
-          inject: [alertingConfig.KEY],
-          useFactory: (config: ConfigType<typeof alertingConfig>) => ({
-            config,
-          }),
+        // Always: GET/PATCH /v1/config/pagerduty answer even while PagerDuty is not enabled.
+        PagerDutyModule.forRoot(config.pagerduty),
+        ...(notifiers.includes('log') ? [LogNotifierModule] : []),
+        ...(notifiers.includes('webhook')
+          ? [WebhookNotifierModule.forRoot({ url: config.webhookUrl! })]
+          : []),
+        ...(notifiers.includes('sns')
+          ? [
+              SnsNotifierModule.forRoot({
+                topicArn: config.sns.topicArn!,
+                region: config.aws.region,
+                endpoint: config.aws.endpointUrl,
+              }),
+            ]
+          : []),
+        // Always: without secrets the route answers 503, which says what is missing.
+        PagerDutyWebhooksModule.forRoot({
+          secrets: config.pagerduty.webhookSecrets,
+        }),
+        SnsIngestModule.forRoot({
+          topicAllowlist: config.sns.topicAllowlist,
+          certUrlPattern: config.sns.certUrlPattern,
+        }),
+        CloudWatchModule.forRoot({
+          alarmApply: true,
+          snsTopicArn: config.sns.topicArn,
+        }),
+        AlertmanagerModule,
+        ReconcilerModule.forRoot({
+          sources: config.reconcileCloudWatch ? [CloudWatchAlarmSource] : [],
         }),
         OpsModule.forRoot(alertingConfig.KEY),
       ],

@@ -6,7 +6,9 @@ import request from 'supertest';
 import { AppModule } from '../src/app.module.js';
 import { configureApp, createAdapter } from '../src/app.setup.js';
 import { Incident } from '../src/alerting/incident.entity.js';
+import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ALERTING_DATA_SOURCE } from '../src/database/data-source.options.js';
 import { ServerProcess } from './support/server-process.js';
 import {
   createTestDatabase,
@@ -83,7 +85,12 @@ describe('API keys on /v1 (e2e)', () => {
         });
       }
     }
-    expect(await app.get(DataSource).getRepository(Incident).count()).toBe(0);
+    expect(
+      await app
+        .get<DataSource>(getDataSourceToken(ALERTING_DATA_SOURCE))
+        .getRepository(Incident)
+        .count(),
+    ).toBe(0);
   });
 
   it('lets a right key through in either header', async () => {
@@ -111,7 +118,7 @@ describe('API keys on /v1 (e2e)', () => {
       .expect(202);
     expect(
       await app
-        .get(DataSource)
+        .get<DataSource>(getDataSourceToken(ALERTING_DATA_SOURCE))
         .getRepository(Incident)
         .countBy({ dedupKey: 'with-key' }),
     ).toBe(1);

@@ -15,7 +15,7 @@ import {
 } from './support/test-app.js';
 import { IncidentEvent } from '../src/alerting/incident-event.entity.js';
 import { Incident } from '../src/alerting/incident.entity.js';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
 import { PagerDutyWebhookEventRecord } from '../src/pagerduty/pagerduty-webhook-event.entity.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -470,13 +470,10 @@ describe('PagerDuty V3 webhooks (e2e)', () => {
     expect(await eventRows(incidentId)).toEqual([]);
   });
 
-  it('shows the webhook secrets masked in GET /v1/config/pagerduty', async () => {
+  it('never shows the webhook secrets in GET /v1/config/pagerduty', async () => {
     const res = await t.api.get('/v1/config/pagerduty').expect(200);
-    expect(res.body.webhookSecrets).toEqual([
-      `****${ROTATED_SECRET.slice(-4)}`,
-      `****${WEBHOOK_SECRET.slice(-4)}`,
-    ]);
     expect(JSON.stringify(res.body)).not.toContain(WEBHOOK_SECRET);
+    expect(JSON.stringify(res.body)).not.toContain(ROTATED_SECRET);
   });
 
   it('every fixture is a V3 payload of its type', () => {

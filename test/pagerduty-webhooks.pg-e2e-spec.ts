@@ -17,7 +17,7 @@ import {
 } from './support/test-database.js';
 import { IncidentEvent } from '../src/alerting/incident-event.entity.js';
 import { Incident } from '../src/alerting/incident.entity.js';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
 import { PagerDutyWebhookEventRecord } from '../src/pagerduty/pagerduty-webhook-event.entity.js';
 
 const ROUNDS = 8;

@@ -2,8 +2,8 @@ import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { IncidentQueries, deliveryView } from './incident.queries.js';
 import { parseLimit, parseList } from './incidents.controller.js';
-import type { DeliveryState } from './notifier/delivery.entity.js';
-import { OutboxService } from './notifier/outbox.service.js';
+import type { DeliveryState } from '../notifier/delivery.entity.js';
+import { OutboxService } from '../notifier/outbox.service.js';
 
 const STATES: DeliveryState[] = ['pending', 'delivered', 'dead'];
 

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { AlertLink, Severity } from './alert.types.js';
+import type { AlertLink, Severity } from '../notifier/notifier.port.js';
 
 export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
 
@@ -65,8 +65,12 @@ export class Incident {
   @Column({ name: 'alert_timestamp', type: 'varchar', length: 32 })
   alertTimestamp: string;
   @Column({ type: 'integer' }) occurrences: number;
-  @Column({ name: 'routing_key', type: 'varchar', length: 64, nullable: true })
-  routingKey: string | null;
+  /**
+   * Opaque to the core: what each notifier adapter asked to keep when the incident
+   * triggered (PagerDuty: its routing key), by adapter name; handed back on every transition.
+   */
+  @Column({ name: 'notifier_context', type: 'simple-json', nullable: true })
+  notifierContext: Record<string, Record<string, unknown>> | null;
   /** bigint: up to 30 days of milliseconds; PostgreSQL hands it back as a string */
   @Column({
     name: 'resolve_timeout_ms',

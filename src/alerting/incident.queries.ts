@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { In, type FindOptionsWhere } from 'typeorm';
 import { DatabaseService } from '../database/database.service.js';
-import { AlertingError } from './alerting.errors.js';
+import { AlertingError } from '../ops/alerting.errors.js';
 import { IncidentEvent } from './incident-event.entity.js';
 import { Incident, type IncidentStatus } from './incident.entity.js';
-import { Delivery, type DeliveryState } from './notifier/delivery.entity.js';
+import { Delivery, type DeliveryState } from '../notifier/delivery.entity.js';
 
 export interface Page<T> {
   items: T[];

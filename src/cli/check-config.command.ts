@@ -74,7 +74,7 @@ function warnings(config: AlertingConfig): string[] {
   const out: string[] = [];
   if (config.apiKeys.length === 0)
     out.push('API_KEYS is empty: the /v1 API is open without authentication');
-  if (config.notifiers.length === 1 && config.notifiers[0] === 'log') {
+  if (config.notifiers?.length === 1 && config.notifiers[0] === 'log') {
     out.push('NOTIFIERS is log only: nobody is paged');
   }
   return out;

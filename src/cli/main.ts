@@ -4,7 +4,7 @@ import { runCheckConfig } from './check-config.command.js';
 import { runIncidents } from './incidents.command.js';
 import { runSimulate } from './simulate.command.js';
 import { reportUsageError, UsageError } from './target.options.js';
-import { isEntryPoint } from './entry-point.js';
+import { isEntryPoint } from '../ops/entry-point.js';
 
 export const USAGE = `Usage: alerting <command> [options]
 

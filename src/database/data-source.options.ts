@@ -1,30 +1,26 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { Incident } from '../alerting/incident.entity.js';
-import { IncidentEvent } from '../alerting/incident-event.entity.js';
-import { Delivery } from '../alerting/notifier/delivery.entity.js';
-import { Setting } from './setting.entity.js';
-import { SnsMessageRecord } from '../sns/sns-message.entity.js';
 import { alertingMigrations } from './migrations/index.js';
-import { PagerDutyWebhookEventRecord } from '../pagerduty/pagerduty-webhook-event.entity.js';
 
-/** Entities of the alerting module: a host app reusing its own connection registers these. */
-export const alertingEntities = [
-  Incident,
-  IncidentEvent,
-  Delivery,
-  Setting,
-  SnsMessageRecord,
-  PagerDutyWebhookEventRecord,
-];
+/** The name of the module's own TypeORM DataSource (`@InjectDataSource(ALERTING_DATA_SOURCE)`). */
+export const ALERTING_DATA_SOURCE = 'alerting';
 
-/** TypeORM options for `DATABASE_URL` (`sqlite:<file>`, `sqlite::memory:`, `postgres://…`). */
-export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
+/**
+ * TypeORM options for `DATABASE_URL` (`sqlite:<file>`, `sqlite::memory:`, `postgres://…`).
+ * Entities are those the imported modules register (`autoLoadEntities`); every table, the
+ * migrations' own included, is named `tablePrefix` + name.
+ */
+export function dataSourceOptions(
+  databaseUrl: string,
+  tablePrefix = '',
+): DataSourceOptions {
   const common = {
-    entities: alertingEntities,
+    name: ALERTING_DATA_SOURCE,
     migrations: alertingMigrations,
     migrationsRun: false,
+    migrationsTableName: `${tablePrefix}migrations`,
+    entityPrefix: tablePrefix,
     synchronize: false,
     logging: false,
   } as const;

@@ -4,10 +4,12 @@ import type { DataSource } from 'typeorm';
 const MIGRATION_LOCK_ID = 7_318_004_211;
 
 /**
- * Runs pending migrations; on PostgreSQL under a session advisory lock so instances
- * starting together migrate once, the others waiting and then finding nothing to do.
+ * Runs the alerting module's pending migrations on `dataSource` (its `entityPrefix` names
+ * the tables). On PostgreSQL under a session advisory lock, so instances (or hosts) starting
+ * together migrate once, the others waiting and then finding nothing to do. The module
+ * runs it at start on its own DataSource; export for a host that migrates in a job of its own.
  */
-export async function runMigrationsLocked(
+export async function runAlertingMigrations(
   dataSource: DataSource,
 ): Promise<void> {
   if (dataSource.options.type !== 'postgres') {

@@ -15,7 +15,9 @@ import {
 } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
-import { outboxStats } from '../alerting/alerting.metrics.js';
+import { outboxStats } from './alerting.metrics.js';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import { ALERTING_DATA_SOURCE } from '../database/data-source.options.js';
 import { DatabaseService } from '../database/database.service.js';
 
 /**
@@ -53,7 +55,14 @@ export class HealthController {
   ): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
-        () => this.typeorm.pingCheck('database', { timeout: 2000 }),
+        () =>
+          this.typeorm.pingCheck('database', {
+            timeout: 2000,
+            connection: this.moduleRef.get(
+              getDataSourceToken(ALERTING_DATA_SOURCE),
+              { strict: false },
+            ),
+          }),
         () => this.outbox(),
       ]);
     } catch (error) {

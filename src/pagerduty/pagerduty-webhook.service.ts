@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { CLOCK, type Clock } from '../alerting/clock.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
 import { IncidentEvent } from '../alerting/incident-event.entity.js';
 import { Incident } from '../alerting/incident.entity.js';
-import { OutboxService } from '../alerting/notifier/outbox.service.js';
+import { OutboxService } from '../notifier/outbox.service.js';
+import { toSnapshot } from '../alerting/incident.snapshot.js';
 import {
   DatabaseService,
   isUniqueViolation,
@@ -214,7 +215,14 @@ export class PagerDutyWebhookService {
           ? 'resolve'
           : null;
     // Other notifiers hear of it; PagerDuty, where it happened, does not.
-    if (action) this.outbox.enqueue(w, incident, action, now, PAGERDUTY);
+    if (action)
+      this.outbox.enqueue(
+        w,
+        { incident: toSnapshot(incident), context: incident.notifierContext },
+        action,
+        now,
+        PAGERDUTY,
+      );
     w.insert(PagerDutyWebhookEventRecord, {
       eventId: event.id,
       eventType: event.eventType,

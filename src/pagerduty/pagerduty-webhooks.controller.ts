@@ -19,8 +19,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { AlertingError } from '../alerting/alerting.errors.js';
-import { Public } from '../ops/public.decorator.js';
+import { AlertingError } from '../ops/alerting.errors.js';
+import { AlertingPublic } from '../ops/public.decorator.js';
 import { parsePagerDutyWebhook } from './pagerduty-webhook.payload.js';
 import {
   PagerDutyWebhookService,
@@ -31,10 +31,10 @@ import { RAW_BODY, rawBodyOf } from './raw-body.capture.js';
 
 /**
  * PagerDuty V3 webhooks. PagerDuty cannot send an API key: the HMAC signature of the
- * raw body authenticates the delivery instead, hence `@Public()`.
+ * raw body authenticates the delivery instead, hence `@AlertingPublic()`.
  */
 @ApiTags('pagerduty')
-@Public()
+@AlertingPublic()
 @Controller('v1/pagerduty/webhooks')
 export class PagerDutyWebhooksController {
   private readonly logger = new Logger('PagerDutyWebhooks');

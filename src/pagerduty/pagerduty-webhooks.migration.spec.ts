@@ -76,9 +76,9 @@ describe(PagerDutyWebhooks1764950000000.name, () => {
         "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name LIKE '%pagerduty%' ORDER BY name",
       );
       expect(names.map((n) => n.name)).toEqual([
+        'host_ix_incidents_pagerduty_dedup_key',
+        'host_ix_pagerduty_webhook_events_received',
         'host_pagerduty_webhook_events',
-        'ix_host_incidents_pagerduty_dedup_key',
-        'ix_host_pagerduty_webhook_events_received',
         'sqlite_autoindex_host_pagerduty_webhook_events_1',
       ]);
     } finally {

@@ -1,6 +1,6 @@
 import axios from 'axios';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NotifierError } from '../alerting/notifier/notifier.port.js';
+import { NotifierError } from '../notifier/notifier.port.js';
 import {
   FakePagerDuty,
   startFakePagerDuty,

@@ -1,5 +1,5 @@
 import { isAxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
-import { NotifierError } from '../alerting/notifier/notifier.port.js';
+import { NotifierError } from '../notifier/notifier.port.js';
 import type { PagerDutyEvent } from './pagerduty-event.builder.js';
 
 export interface PagerDutyClientOptions {

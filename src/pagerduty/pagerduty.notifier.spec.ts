@@ -13,7 +13,7 @@ import {
   NotifierError,
   type IncidentSnapshot,
   type NotificationEvent,
-} from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
 import {
   FakePagerDuty,
   startFakePagerDuty,
@@ -75,16 +75,19 @@ const incident: IncidentSnapshot = {
   occurrences: 1,
 };
 
+/** `routingKey` stands for the context the adapter kept when the incident triggered. */
 function notification(
-  overrides: Partial<NotificationEvent> = {},
+  overrides: Partial<NotificationEvent> & { routingKey?: string | null } = {},
 ): NotificationEvent {
+  const { routingKey, ...rest } = overrides;
+  const key = 'routingKey' in overrides ? routingKey : KEY;
   return {
     deliveryId: 'delivery-1',
     action: 'trigger',
     incident,
-    routingKey: KEY,
+    context: key === null || key === undefined ? null : { routingKey: key },
     createdAt: new Date(),
-    ...overrides,
+    ...rest,
   };
 }
 

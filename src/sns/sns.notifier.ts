@@ -11,7 +11,8 @@ import {
   type NotificationEvent,
   type Notifier,
   type NotifierResult,
-} from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
+import { NotifierAdapter } from '../notifier/notifier-adapter.decorator.js';
 
 export interface SnsNotifierOptions {
   topicArn: string;
@@ -41,6 +42,7 @@ const RETRYABLE_ERROR_NAMES = new Set([
   'ServiceUnavailableException',
 ]);
 
+@NotifierAdapter()
 export class SnsNotifier implements Notifier {
   readonly name = 'sns';
   private readonly topicArn: string;

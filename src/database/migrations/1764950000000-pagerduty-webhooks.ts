@@ -1,10 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { pagerDutyDedupKey } from '../../pagerduty/pagerduty-event.builder.js';
-
-/** A table's name as the data source names it: a host's `entityPrefix` applies to ours too. */
-function table(runner: QueryRunner, name: string): string {
-  return `${runner.connection.options.entityPrefix ?? ''}${name}`;
-}
+import { ddl, tablePrefixOf, withTablePrefix } from '../table-prefix.js';
 
 /**
  * PagerDuty two-way: the PagerDuty incident each of ours became, the occurred_at of the
@@ -16,8 +12,6 @@ export class PagerDutyWebhooks1764950000000 implements MigrationInterface {
   name = 'PagerDutyWebhooks1764950000000';
 
   async up(runner: QueryRunner): Promise<void> {
-    const incidents = table(runner, 'incidents');
-    const events = table(runner, 'pagerduty_webhook_events');
     for (const column of [
       'pagerduty_incident_id varchar(64) NULL',
       'pagerduty_incident_number integer NULL',
@@ -25,14 +19,19 @@ export class PagerDutyWebhooks1764950000000 implements MigrationInterface {
       'pagerduty_event_at varchar(32) NULL',
       'pagerduty_dedup_key varchar(64) NULL',
     ])
-      await runner.query(`ALTER TABLE ${incidents} ADD COLUMN ${column}`);
+      await ddl(runner, `ALTER TABLE incidents ADD COLUMN ${column}`);
     // Only long keys have a different sent form: the index holds those rows alone.
-    await runner.query(
-      `CREATE INDEX ix_${incidents}_pagerduty_dedup_key ON ${incidents} (pagerduty_dedup_key, created_at)
+    await ddl(
+      runner,
+      `CREATE INDEX ix_incidents_pagerduty_dedup_key ON incidents (pagerduty_dedup_key, created_at)
        WHERE pagerduty_dedup_key IS NOT NULL`,
     );
+    const prefix = tablePrefixOf(runner.connection);
     const long: { id: string; dedup_key: string }[] = await runner.query(
-      `SELECT id, dedup_key FROM ${incidents} WHERE length(dedup_key) > 255`,
+      withTablePrefix(
+        'SELECT id, dedup_key FROM incidents WHERE length(dedup_key) > 255',
+        prefix,
+      ),
     );
     const [p1, p2] =
       runner.connection.options.type === 'postgres' ? ['$1', '$2'] : ['?', '?'];
@@ -40,28 +39,32 @@ export class PagerDutyWebhooks1764950000000 implements MigrationInterface {
       const sent = pagerDutyDedupKey(row.dedup_key);
       if (sent !== row.dedup_key)
         await runner.query(
-          `UPDATE ${incidents} SET pagerduty_dedup_key = ${p1} WHERE id = ${p2}`,
+          withTablePrefix(
+            `UPDATE incidents SET pagerduty_dedup_key = ${p1} WHERE id = ${p2}`,
+            prefix,
+          ),
           [sent, row.id],
         );
     }
-    await runner.query(`CREATE TABLE ${events} (
-      event_id varchar(64) PRIMARY KEY,
-      event_type varchar(64) NOT NULL,
-      incident_id varchar(36) NOT NULL,
-      occurred_at varchar(32) NOT NULL,
-      received_at varchar(32) NOT NULL
-    )`);
-    await runner.query(
-      `CREATE INDEX ix_${events}_received ON ${events} (received_at)`,
+    await ddl(
+      runner,
+      `CREATE TABLE pagerduty_webhook_events (
+        event_id varchar(64) PRIMARY KEY,
+        event_type varchar(64) NOT NULL,
+        incident_id varchar(36) NOT NULL,
+        occurred_at varchar(32) NOT NULL,
+        received_at varchar(32) NOT NULL
+      )`,
+    );
+    await ddl(
+      runner,
+      'CREATE INDEX ix_pagerduty_webhook_events_received ON pagerduty_webhook_events (received_at)',
     );
   }
 
   async down(runner: QueryRunner): Promise<void> {
-    const incidents = table(runner, 'incidents');
-    await runner.query(
-      `DROP TABLE ${table(runner, 'pagerduty_webhook_events')}`,
-    );
-    await runner.query(`DROP INDEX ix_${incidents}_pagerduty_dedup_key`);
+    await ddl(runner, 'DROP TABLE pagerduty_webhook_events');
+    await ddl(runner, 'DROP INDEX ix_incidents_pagerduty_dedup_key');
     for (const column of [
       'pagerduty_dedup_key',
       'pagerduty_event_at',
@@ -69,6 +72,6 @@ export class PagerDutyWebhooks1764950000000 implements MigrationInterface {
       'pagerduty_incident_number',
       'pagerduty_incident_id',
     ])
-      await runner.query(`ALTER TABLE ${incidents} DROP COLUMN ${column}`);
+      await ddl(runner, `ALTER TABLE incidents DROP COLUMN ${column}`);
   }
 }

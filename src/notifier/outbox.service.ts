@@ -2,31 +2,26 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   DatabaseService,
   type TxWriter,
-} from '../../database/database.service.js';
-import { AlertingError } from '../alerting.errors.js';
-import { CLOCK, type Clock } from '../clock.js';
-import { Incident } from '../incident.entity.js';
-import { toSnapshot } from '../incident.snapshot.js';
-import { Delivery } from './delivery.entity.js';
+} from '../database/database.service.js';
+import { AlertingError } from '../ops/alerting.errors.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
+import { Delivery, type DeliveryPayload } from './delivery.entity.js';
 import { DeliveryDispatcher } from './delivery.dispatcher.js';
-import {
-  NOTIFIER,
-  type NotificationAction,
-  type Notifier,
-} from './notifier.port.js';
+import type { NotificationAction } from './notifier.port.js';
+import { NotifierRegistry } from './notifier.registry.js';
 
 /** Writes notifier events in the caller's transaction; wakes the dispatcher after commit. */
 @Injectable()
 export class OutboxService {
-  private readonly names: string[];
-
   constructor(
-    @Inject(NOTIFIER) notifiers: Notifier[],
+    private readonly registry: NotifierRegistry,
     private readonly dispatcher: DeliveryDispatcher,
     private readonly db: DatabaseService,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {
-    this.names = notifiers.map((n) => n.name);
+  ) {}
+
+  private get names(): string[] {
+    return this.registry.names;
   }
 
   /**
@@ -35,16 +30,13 @@ export class OutboxService {
    */
   enqueue(
     w: TxWriter,
-    incident: Incident,
+    payload: DeliveryPayload,
     action: NotificationAction,
     now: string,
     except?: string,
   ): void {
     if (this.names.length === 0) return;
-    const payload = {
-      incident: toSnapshot(incident),
-      routingKey: incident.routingKey,
-    };
+    const { incident } = payload;
     for (const notifier of this.names) {
       if (notifier === except) continue;
       w.insert(Delivery, {

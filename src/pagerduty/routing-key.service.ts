@@ -1,9 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AlertingConfig } from '../config/alerting.config.js';
 import { DatabaseService } from '../database/database.service.js';
-import { Setting } from '../database/setting.entity.js';
-import { ALERTING_CONFIG } from './alerting.options.js';
-import { CLOCK, type Clock } from './clock.js';
+import { Setting } from './setting.entity.js';
+import {
+  PAGERDUTY_OPTIONS,
+  type PagerDutySettingsDefaults,
+} from './pagerduty.options.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
 
 const KEYS = {
   routingKey: 'pagerduty.routing_key',
@@ -30,7 +32,7 @@ export class RoutingKeyService {
 
   constructor(
     private readonly db: DatabaseService,
-    @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
+    @Inject(PAGERDUTY_OPTIONS) private readonly pd: PagerDutySettingsDefaults,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -44,7 +46,7 @@ export class RoutingKeyService {
       return this.cached.value;
     const rows = await this.db.read((m) => m.find(Setting));
     const stored = new Map(rows.map((r) => [r.key, r.value]));
-    const pd = this.config.pagerduty;
+    const pd = this.pd;
     const apiKey = stored.get(KEYS.routingKey);
     const value: PagerDutySettings = {
       routingKey: apiKey ?? pd.routingKey ?? null,

@@ -1,5 +1,21 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
-import type { NotificationAction, NotificationEvent } from './notifier.port.js';
+import type { IncidentSnapshot, NotificationAction } from './notifier.port.js';
+
+/** What an outbox row carries: the incident as committed, and every adapter's context. */
+export interface DeliveryPayload {
+  incident: IncidentSnapshot;
+  /** by adapter name, as {@link NotifierRegistry.context} collected it at trigger time */
+  context?: Record<string, Record<string, unknown>> | null;
+  /** rows written before the notifier context existed: PagerDuty's routing key */
+  routingKey?: string | null;
+}
+
+/** The row's notifier's own part of the context. */
+export function deliveryContext(row: Delivery): Record<string, unknown> | null {
+  const { context, routingKey } = row.payload;
+  if (context) return context[row.notifier] ?? null;
+  return row.notifier === 'pagerduty' && routingKey ? { routingKey } : null;
+}
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead';
 
@@ -17,10 +33,7 @@ export class Delivery {
   @Column({ name: 'incident_id', type: 'varchar', length: 36 })
   incidentId: string;
   @Column({ type: 'varchar', length: 16 }) action: NotificationAction;
-  @Column({ type: 'simple-json' }) payload: Pick<
-    NotificationEvent,
-    'incident' | 'routingKey'
-  >;
+  @Column({ type: 'simple-json' }) payload: DeliveryPayload;
   @Column({ type: 'varchar', length: 16 }) state: DeliveryState;
   @Column({ type: 'integer' }) attempts: number;
   @Column({ name: 'next_attempt_at', type: 'varchar', length: 32 })

@@ -1,11 +1,8 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../database/data-source.options.js';
-import { DatabaseService } from '../../database/database.service.js';
-import {
-  OPEN_ALARMS_SQL,
-  STALE_DEFAULT_SQL,
-  STALE_OVERRIDE_SQL,
-} from './reconciler.service.js';
+import { dataSourceOptions } from '../database/data-source.options.js';
+import { DatabaseService } from '../database/database.service.js';
+import { OPEN_ALARMS_SQL } from '../cloudwatch/cloudwatch-alarm.source.js';
+import { STALE_DEFAULT_SQL, STALE_OVERRIDE_SQL } from './reconciler.service.js';
 
 // The reconciler runs these every tick on the service's one SQLite connection: a plan that
 // scans the incidents table (resolved history included) stalls every request meanwhile.

@@ -7,34 +7,17 @@ import {
   type OnApplicationShutdown,
   Optional,
 } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
-import type { AlertingConfig } from '../../config/alerting.config.js';
-import { DatabaseService } from '../../database/database.service.js';
 import {
   ALERTING_CONFIG,
-  ALERTING_OPTIONS,
-  type AlertingModuleOptions,
-} from '../alerting.options.js';
-import { AlertingMetrics } from '../alerting.metrics.js';
-import { CLOCK, type Clock } from '../clock.js';
-import { Delivery } from './delivery.entity.js';
-import { NOTIFIER, NotifierError, type Notifier } from './notifier.port.js';
-
-const CLAIM_SQL = `
-  UPDATE deliveries SET lease_owner = $1, lease_until = $2
-  WHERE id IN (
-    SELECT d.id FROM deliveries d
-    WHERE d.state = 'pending' AND d.next_attempt_at <= $3
-      AND (d.lease_until IS NULL OR d.lease_until < $3)
-      AND NOT EXISTS (
-        SELECT 1 FROM deliveries p
-        WHERE p.state = 'pending' AND p.notifier = d.notifier AND p.dedup_key = d.dedup_key AND p.id < d.id
-      )
-      __PAUSED__
-    ORDER BY d.next_attempt_at, d.id
-    LIMIT $4 __LOCK__
-  )
-  RETURNING id`;
+  type AlertingConfig,
+} from '../config/alerting.config.js';
+import { DatabaseService } from '../database/database.service.js';
+import { AlertingMetrics } from '../ops/alerting.metrics.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
+import { Delivery, deliveryContext } from './delivery.entity.js';
+import { DeliveryRepository } from './delivery.repository.js';
+import { NotifierError, type Notifier } from './notifier.port.js';
+import { NotifierRegistry } from './notifier.registry.js';
 
 /**
  * Hands outbox rows to their notifier. Only the oldest pending row of each
@@ -48,7 +31,8 @@ export class DeliveryDispatcher
 {
   private readonly logger = new Logger(DeliveryDispatcher.name);
   private readonly instanceId = randomUUID();
-  private readonly notifiers: Map<string, Notifier>;
+  /** the polling fallback; its own timer, so a host's ScheduleModule stays the host's */
+  private poll?: NodeJS.Timeout;
   /** deliveries in flight, by outbox row id */
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly pausedUntil = new Map<string, number>();
@@ -60,29 +44,26 @@ export class DeliveryDispatcher
 
   constructor(
     private readonly db: DatabaseService,
-    @Inject(NOTIFIER) notifiers: Notifier[],
+    private readonly deliveries: DeliveryRepository,
+    private readonly registry: NotifierRegistry,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
-    @Inject(ALERTING_OPTIONS) private readonly options: AlertingModuleOptions,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly scheduler: SchedulerRegistry,
     @Optional() private readonly metrics?: AlertingMetrics,
-  ) {
-    this.notifiers = new Map(notifiers.map((n) => [n.name, n]));
+  ) {}
+
+  private get notifiers(): ReadonlyMap<string, Notifier> {
+    return this.registry.byName;
   }
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.db.isPostgres) {
       // One process owns a SQLite file, so leases left by a killed predecessor are void.
-      await this.db.tx((m) =>
-        m.query(
-          `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE state = 'pending'`,
-        ),
-      );
+      await this.deliveries.releaseLeases();
     }
-    if (this.options.schedule !== false) {
-      this.scheduler.addInterval(
-        `alerting-dispatcher-${this.instanceId}`,
-        setInterval(() => this.wake(), this.config.delivery.pollIntervalMs),
+    if (this.config.schedule) {
+      this.poll = setInterval(
+        () => this.wake(),
+        this.config.delivery.pollIntervalMs,
       );
     }
     this.wake();
@@ -101,9 +82,7 @@ export class DeliveryDispatcher
    */
   async drain(timeoutMs: number): Promise<void> {
     this.stopped = true;
-    const name = `alerting-dispatcher-${this.instanceId}`;
-    if (this.scheduler.doesExist('interval', name))
-      this.scheduler.deleteInterval(name);
+    clearInterval(this.poll);
     const settled = (async () => {
       await this.loopDone;
       while (this.inflight.size > 0)
@@ -185,32 +164,13 @@ export class DeliveryDispatcher
       [...this.notifiers.keys()].every((name) => paused.includes(name))
     )
       return [];
-    const sql = CLAIM_SQL.replace(
-      '__LOCK__',
-      this.db.isPostgres ? 'FOR UPDATE SKIP LOCKED' : '',
-    ).replace(
-      '__PAUSED__',
-      paused.length > 0
-        ? `AND d.notifier NOT IN (${paused.map((_, i) => `$${i + 5}`).join(', ')})`
-        : '',
+    return this.deliveries.claim(
+      this.instanceId,
+      leaseUntil,
+      now.toISOString(),
+      limit,
+      paused,
     );
-    return this.db.tx(async (m) => {
-      const ids = await this.db.query<{ id: number | string }>(m, sql, [
-        this.instanceId,
-        leaseUntil,
-        now.toISOString(),
-        limit,
-        ...paused,
-      ]);
-      if (ids.length === 0) return [];
-      const list = ids.map((r) => Number(r.id));
-      const rows = await this.db.query(
-        m,
-        `SELECT * FROM deliveries WHERE id IN (${list.map((_, i) => `$${i + 1}`).join(', ')}) ORDER BY id`,
-        list,
-      );
-      return rows.map((row) => this.db.fromRow(Delivery, row));
-    });
   }
 
   private async deliver(row: Delivery): Promise<void> {
@@ -230,7 +190,7 @@ export class DeliveryDispatcher
           deliveryId: String(row.id),
           action: row.action,
           incident: row.payload.incident,
-          routingKey: row.payload.routingKey ?? null,
+          context: deliveryContext(row),
           createdAt: new Date(row.createdAt),
         }),
       );
@@ -320,14 +280,8 @@ export class DeliveryDispatcher
         const leaseUntil = new Date(
           this.clock.now().getTime() + this.config.delivery.leaseMs,
         ).toISOString();
-        this.db
-          .tx((m) =>
-            this.db.query(
-              m,
-              'UPDATE deliveries SET lease_until = $3 WHERE id = $1 AND lease_owner = $2',
-              [row.id, this.instanceId, leaseUntil],
-            ),
-          )
+        this.deliveries
+          .renewLease(row.id, this.instanceId, leaseUntil)
           .catch((error: Error) =>
             this.logger.warn(
               `lease renewal of delivery ${row.id} failed: ${error.message}`,
@@ -365,26 +319,6 @@ export class DeliveryDispatcher
     row: Delivery,
     changes: Partial<Delivery>,
   ): Promise<void> {
-    const next = { ...row, ...changes };
-    await this.db.tx((m) =>
-      this.db.query(
-        m,
-        `UPDATE deliveries SET state = $3, attempts = $4, next_attempt_at = $5, last_error = $6,
-           last_response = $7, delivered_at = $8, lease_owner = NULL, lease_until = NULL
-         WHERE id = $1 AND lease_owner = $2`,
-        [
-          row.id,
-          this.instanceId,
-          next.state,
-          next.attempts,
-          next.nextAttemptAt,
-          next.lastError,
-          next.lastResponse === null || next.lastResponse === undefined
-            ? null
-            : JSON.stringify(next.lastResponse),
-          next.deliveredAt,
-        ],
-      ),
-    );
+    await this.deliveries.finish(this.instanceId, { ...row, ...changes });
   }
 }

@@ -1,32 +1,37 @@
-import type { DescribeAlarmsCommandOutput } from '@aws-sdk/client-cloudwatch';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
-  CLOUDWATCH_CLIENT,
-  type CloudWatchAccess,
-} from '../../cloudwatch/cloudwatch.providers.js';
-import type { AlertingConfig } from '../../config/alerting.config.js';
-import { MAX_RESOLVE_TIMEOUT_MS } from '../../config/duration.js';
-import { DatabaseService } from '../../database/database.service.js';
+  ALERTING_CONFIG,
+  type AlertingConfig,
+} from '../config/alerting.config.js';
+import { MAX_RESOLVE_TIMEOUT_MS } from '../config/duration.js';
+import { DatabaseService } from '../database/database.service.js';
 import {
   DISTRIBUTED_LOCK,
   type DistributedLock,
-} from '../../database/distributed-lock.js';
-import { ALERTING_CONFIG } from '../alerting.options.js';
-import { CLOCK, type Clock } from '../clock.js';
-import { IncidentService } from '../incident.service.js';
+} from '../database/distributed-lock.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
+import { IncidentService } from '../alerting/incident.service.js';
+import {
+  RECONCILER_SOURCES,
+  type ReconcilerSource,
+} from './reconciler-source.port.js';
 
-/** What one tick did; `skipped` when another instance held the reconciler lock. */
+/**
+ * What one tick did; `skipped` when another instance held the reconciler lock. Each
+ * source adds its counters (CloudWatch: `alarmOk`, `alarmDeleted`), and `<name>Error`
+ * when it could not be asked (nothing was resolved from it that tick).
+ */
 export interface ReconcileResult {
   skipped: boolean;
   stale: number;
-  alarmOk: number;
-  alarmDeleted: number;
-  /** set when CloudWatch could not be asked; nothing was resolved from it this tick */
+  alarmOk?: number;
+  alarmDeleted?: number;
   cloudWatchError?: string;
   /** set when the stale pass stopped early (the database failed under it) */
   staleError?: string;
   /** incidents skipped because their row could not be handled; logged with the reason */
   failed?: number;
+  [counter: string]: number | boolean | string | undefined;
 }
 
 interface OpenRow {
@@ -35,13 +40,13 @@ interface OpenRow {
   resolve_timeout_ms: number | string | null;
 }
 
-interface AlarmRow {
-  id: string;
-  alarm_name: string;
-  alarm_arn: string;
-}
-
 const LOCK_NAME = 'reconciler';
+const RESOLVE_LABELS: Record<string, string> = {
+  stale: 'stale',
+  alarmOk: 'alarm-ok',
+  alarmDeleted: 'alarm-deleted',
+  failed: 'skipped',
+};
 const PAGE_SIZE = 500;
 
 // The WHERE terms repeat the partial indexes' own (ix_incidents_open_default,
@@ -60,18 +65,12 @@ export const STALE_OVERRIDE_SQL = `
     AND last_seen_at >= $1 AND (last_seen_at > $1 OR id > $2)
   ORDER BY last_seen_at, id
   LIMIT $3`;
-export const OPEN_ALARMS_SQL = `
-  SELECT id, alarm_name, alarm_arn FROM incidents
-  WHERE open_key IS NOT NULL AND alarm_arn IS NOT NULL
-  ORDER BY id`;
-/** DescribeAlarms accepts at most 100 AlarmNames per call. */
-const DESCRIBE_BATCH = 100;
 
 /**
  * Closes incidents nobody will close otherwise: stale ones (not seen for their resolve
- * timeout) and CloudWatch ones whose OK was lost (alarm back in OK, or deleted). One tick
- * at a time across instances; every close is conditional (IncidentService.resolveIf), so
- * even overlapping ticks resolve each incident once.
+ * timeout), and those a source of truth says are over (CloudWatch: alarm back in OK, or
+ * deleted). One tick at a time across instances; every close is conditional
+ * (IncidentService.resolveIf), so even overlapping ticks resolve each incident once.
  */
 @Injectable()
 export class ReconcilerService {
@@ -81,10 +80,16 @@ export class ReconcilerService {
     private readonly db: DatabaseService,
     private readonly incidents: IncidentService,
     @Inject(DISTRIBUTED_LOCK) private readonly lock: DistributedLock,
-    @Inject(CLOUDWATCH_CLIENT) private readonly cloudWatch: CloudWatchAccess,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(RECONCILER_SOURCES) private readonly sources: ReconcilerSource[],
   ) {}
+
+  private zeros(): Record<string, number> {
+    return Object.fromEntries(
+      this.sources.flatMap((s) => s.counters.map((c) => [c, 0])),
+    );
+  }
 
   async tick(): Promise<ReconcileResult> {
     const outcome = await this.lock.tryWithLock(LOCK_NAME, () =>
@@ -92,12 +97,15 @@ export class ReconcilerService {
     );
     if (!outcome.acquired) {
       this.logger.debug('reconcile skipped: another instance holds the lock');
-      return { skipped: true, stale: 0, alarmOk: 0, alarmDeleted: 0 };
+      return { skipped: true, stale: 0, ...this.zeros() };
     }
     const r = outcome.value;
-    if (r.stale + r.alarmOk + r.alarmDeleted + (r.failed ?? 0) > 0) {
+    const counts = Object.entries(r).filter(
+      ([k, v]) => k !== 'skipped' && typeof v === 'number',
+    ) as [string, number][];
+    if (counts.some(([, n]) => n > 0)) {
       this.logger.log(
-        `reconciled: ${r.stale} stale, ${r.alarmOk} alarm-ok, ${r.alarmDeleted} alarm-deleted, ${r.failed ?? 0} skipped`,
+        `reconciled: ${counts.map(([k, n]) => `${n} ${RESOLVE_LABELS[k] ?? k}`).join(', ')}`,
       );
     }
     return r;
@@ -108,8 +116,7 @@ export class ReconcilerService {
     const result: ReconcileResult = {
       skipped: false,
       stale: 0,
-      alarmOk: 0,
-      alarmDeleted: 0,
+      ...this.zeros(),
     };
     // Each pass on its own: a stale pass that fails must not keep lost OKs unresolved.
     try {
@@ -123,14 +130,14 @@ export class ReconcilerService {
         (error as Error).stack,
       );
     }
-    if (this.config.reconcileCloudWatch) {
+    for (const source of this.sources) {
       try {
-        Object.assign(result, await this.resolveLostAlarms());
+        Object.assign(result, await source.reconcile());
       } catch (error) {
         // Never resolve on an error: an unreachable CloudWatch would look like "every alarm deleted".
-        result.cloudWatchError = (error as Error).message;
+        result[`${source.name}Error`] = (error as Error).message;
         this.logger.warn(
-          `CloudWatch reconcile skipped: ${result.cloudWatchError}`,
+          `${source.label} reconcile skipped: ${(error as Error).message}`,
         );
       }
     }
@@ -230,84 +237,5 @@ export class ReconcilerService {
       const last = rows[rows.length - 1];
       after = { lastSeenAt: last.last_seen_at, id: last.id };
     }
-  }
-
-  /**
-   * An OK that never arrived (SNS gave up, the service was down) would leave the incident
-   * open until it goes stale; CloudWatch itself knows better. Only alarms in our region are
-   * asked: DescribeAlarms elsewhere would not find them and we would call them deleted.
-   */
-  async resolveLostAlarms(): Promise<{
-    alarmOk: number;
-    alarmDeleted: number;
-  }> {
-    const { client } = await this.cloudWatch();
-    const region = await client.config.region();
-    const rows = (
-      await this.db.read((m) => this.db.query<AlarmRow>(m, OPEN_ALARMS_SQL, []))
-    ).filter((r) => r.alarm_arn.split(':')[3] === region);
-    const result = { alarmOk: 0, alarmDeleted: 0 };
-    const names = [...new Set(rows.map((r) => r.alarm_name))];
-    for (let i = 0; i < names.length; i += DESCRIBE_BATCH) {
-      const batch = names.slice(i, i + DESCRIBE_BATCH);
-      // Anything seen after we asked is newer than CloudWatch's answer and wins over it.
-      const askedAt = this.clock.now().toISOString();
-      const states = await this.describe(batch);
-      for (const row of rows.filter((r) => batch.includes(r.alarm_name))) {
-        const state = states.get(row.alarm_name);
-        const reason =
-          state === undefined
-            ? 'alarm-deleted'
-            : state === 'OK'
-              ? 'alarm-ok'
-              : null;
-        if (!reason) continue;
-        try {
-          const done = await this.incidents.resolveIf(
-            row.id,
-            reason,
-            (inc) => inc.lastSeenAt <= askedAt,
-            {
-              alarmName: row.alarm_name,
-              alarmArn: row.alarm_arn,
-            },
-          );
-          if (done)
-            result[reason === 'alarm-ok' ? 'alarmOk' : 'alarmDeleted']++;
-        } catch (error) {
-          this.logger.warn(
-            `incident ${row.id} skipped by the CloudWatch reconcile: ${(error as Error).message}`,
-          );
-        }
-      }
-    }
-    return result;
-  }
-
-  private async describe(
-    alarmNames: string[],
-  ): Promise<Map<string, string | undefined>> {
-    const states = new Map<string, string | undefined>();
-    const { client, sdk } = await this.cloudWatch();
-    let nextToken: string | undefined;
-    do {
-      const page: DescribeAlarmsCommandOutput = await client.send(
-        new sdk.DescribeAlarmsCommand({
-          AlarmNames: alarmNames,
-          // Without AlarmTypes CloudWatch leaves composite alarms out, and they would look deleted.
-          AlarmTypes: ['MetricAlarm', 'CompositeAlarm'],
-          MaxRecords: DESCRIBE_BATCH,
-          NextToken: nextToken,
-        }),
-      );
-      for (const a of [
-        ...(page.MetricAlarms ?? []),
-        ...(page.CompositeAlarms ?? []),
-      ]) {
-        if (a.AlarmName) states.set(a.AlarmName, a.StateValue);
-      }
-      nextToken = page.NextToken;
-    } while (nextToken);
-    return states;
   }
 }

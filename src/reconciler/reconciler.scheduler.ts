@@ -5,20 +5,16 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
-import type { AlertingConfig } from '../../config/alerting.config.js';
 import {
   ALERTING_CONFIG,
-  ALERTING_OPTIONS,
-  type AlertingModuleOptions,
-} from '../alerting.options.js';
+  type AlertingConfig,
+} from '../config/alerting.config.js';
 import { ReconcilerService } from './reconciler.service.js';
 
-const INTERVAL_NAME = 'alerting-reconciler';
-
 /**
- * Runs {@link ReconcilerService.tick} every `RECONCILE_INTERVAL`. Registered by hand because
- * `@Interval` takes its period at decoration time, before config exists.
+ * Runs {@link ReconcilerService.tick} every `RECONCILE_INTERVAL`. A plain timer: `@Interval`
+ * takes its period at decoration time, before config exists, and would need the host's
+ * ScheduleModule.
  */
 @Injectable()
 export class ReconcilerScheduler
@@ -26,26 +22,21 @@ export class ReconcilerScheduler
 {
   private readonly logger = new Logger(ReconcilerScheduler.name);
   private running: Promise<void> | null = null;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly reconciler: ReconcilerService,
-    private readonly scheduler: SchedulerRegistry,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
-    @Inject(ALERTING_OPTIONS) private readonly options: AlertingModuleOptions,
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.options.schedule === false) return;
-    this.scheduler.addInterval(
-      INTERVAL_NAME,
-      setInterval(() => this.run(), this.config.reconcileIntervalMs),
-    );
+    if (!this.config.schedule) return;
+    this.timer = setInterval(() => this.run(), this.config.reconcileIntervalMs);
   }
 
   /** Before the data source closes, so a tick in progress finishes instead of failing half-way. */
   async beforeApplicationShutdown(): Promise<void> {
-    if (this.scheduler.doesExist('interval', INTERVAL_NAME))
-      this.scheduler.deleteInterval(INTERVAL_NAME);
+    clearInterval(this.timer);
     await this.running;
   }
 

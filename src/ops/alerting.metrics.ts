@@ -1,19 +1,23 @@
-import { Injectable } from '@nestjs/common';
 import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  collectDefaultMetrics,
-} from 'prom-client';
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DatabaseService } from '../database/database.service.js';
+
+/** The metrics of every app running the module in this process (one, outside tests). */
+const live = new Set<AlertingMetrics>();
 
 /**
  * The service's Prometheus metrics, in a registry of its own so that several app
- * instances in one process (tests, a host app) never collide.
+ * instances in one process (tests) never collide. No process metrics: those belong to
+ * whoever owns the process (the standalone's /metrics adds them).
  */
 @Injectable()
-export class AlertingMetrics {
+export class AlertingMetrics
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   readonly registry = new Registry();
   private readonly alerts = new Counter({
     name: 'alerting_alerts_ingested_total',
@@ -37,8 +41,16 @@ export class AlertingMetrics {
     registers: [this.registry],
   });
 
+  /** counted once the app is up: an app whose start failed is never closed */
+  onApplicationBootstrap(): void {
+    live.add(this);
+  }
+
+  onModuleDestroy(): void {
+    live.delete(this);
+  }
+
   constructor(db: DatabaseService) {
-    collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'alerting_incidents',
       help: 'Incidents by status',
@@ -46,8 +58,10 @@ export class AlertingMetrics {
       registers: [this.registry],
       async collect() {
         const rows = await db.read((m) =>
-          m.query(
+          db.query(
+            m,
             `SELECT status, COUNT(*) AS n FROM incidents GROUP BY status`,
+            [],
           ),
         );
         this.reset();
@@ -103,8 +117,10 @@ export interface OutboxStats {
 
 export async function outboxStats(db: DatabaseService): Promise<OutboxStats> {
   const rows = (await db.read((m) =>
-    m.query(
+    db.query(
+      m,
       `SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE state IN ('pending', 'dead') GROUP BY state`,
+      [],
     ),
   )) as { state: string; n: string | number; oldest: string | null }[];
   const by = new Map(rows.map((r) => [r.state, r]));
@@ -117,3 +133,30 @@ export async function outboxStats(db: DatabaseService): Promise<OutboxStats> {
       : 0,
   };
 }
+
+/** Reads the metrics of the running apps' AlertingMetrics at every call. */
+class LiveAlertingRegistry extends Registry {
+  override getMetricsAsArray() {
+    return [...live].flatMap((m) => m.registry.getMetricsAsArray());
+  }
+
+  override async metrics(): Promise<string> {
+    const parts = await Promise.all([...live].map((m) => m.registry.metrics()));
+    return parts.join('\n');
+  }
+
+  override async getMetricsAsJSON() {
+    const parts = await Promise.all(
+      [...live].map((m) => m.registry.getMetricsAsJSON()),
+    );
+    return parts.flat();
+  }
+}
+
+/**
+ * The alerting metrics (`alerting_*`: alerts ingested, deliveries, latency, incidents and
+ * outbox by state) as a prom-client Registry for a host to serve beside its own, once the
+ * app is created: `Registry.merge([register, alertingMetricsRegistry])`, or its
+ * `metrics()` appended to the host's. No process metrics: the host has its own.
+ */
+export const alertingMetricsRegistry: Registry = new LiveAlertingRegistry();

@@ -1,7 +1,10 @@
-import { Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { NotifierAdapter } from './notifier-adapter.decorator.js';
 import type { NotificationEvent, Notifier } from './notifier.port.js';
 
 /** Development default: each transition becomes one log line; nothing leaves the process. */
+@NotifierAdapter()
+@Injectable()
 export class LogNotifier implements Notifier {
   readonly name = 'log';
   private readonly logger = new Logger('LogNotifier');

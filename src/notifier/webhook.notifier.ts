@@ -4,8 +4,10 @@ import {
   type NotificationEvent,
   type Notifier,
 } from './notifier.port.js';
+import { NotifierAdapter } from './notifier-adapter.decorator.js';
 
 /** JSON POST of each transition to `WEBHOOK_URL`; any 2xx is success. */
+@NotifierAdapter()
 export class WebhookNotifier implements Notifier {
   readonly name = 'webhook';
 

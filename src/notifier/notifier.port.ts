@@ -1,4 +1,10 @@
-import type { AlertLink, Severity } from '../alert.types.js';
+export const SEVERITIES = ['CRITICAL', 'ERROR', 'WARNING', 'INFO'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export interface AlertLink {
+  href: string;
+  text?: string;
+}
 
 export type NotificationAction = 'trigger' | 'acknowledge' | 'resolve';
 
@@ -34,8 +40,11 @@ export interface NotificationEvent {
   deliveryId: string;
   action: NotificationAction;
   incident: IncidentSnapshot;
-  /** PagerDuty routing key in force when the incident triggered (pagerduty only) */
-  routingKey?: string | null;
+  /**
+   * What this adapter's {@link Notifier.context} returned when the incident triggered
+   * (PagerDuty: the routing key then in force); null when it keeps nothing.
+   */
+  context?: Record<string, unknown> | null;
   /** when the transition was committed */
   createdAt: Date;
 }
@@ -53,10 +62,13 @@ export interface Notifier {
   /** `pagerduty`, `sns`, `webhook`, `log`, or a host app's own name */
   readonly name: string;
   send(event: NotificationEvent): Promise<NotifierResult | void>;
+  /**
+   * Optional: what to keep with an incident when it triggers, handed back as
+   * `event.context` for each of its transitions (stored opaque by the core). Called once
+   * per ingest batch, so keep it cheap.
+   */
+  context?(): Promise<Record<string, unknown> | null>;
 }
-
-/** Injection token: the enabled notifiers, as `Notifier[]` (one per `NOTIFIERS` entry, or a host app's own). */
-export const NOTIFIER = Symbol('NOTIFIER');
 
 export class NotifierError extends Error {
   constructor(

@@ -1,12 +1,12 @@
-import { FakePagerDuty } from '../../../test/fakes/pagerduty.fake.js';
+import { FakePagerDuty } from '../../test/fakes/pagerduty.fake.js';
 import {
   createTestApp,
   ROUTING_KEY,
   type TestApp,
-} from '../../../test/support/test-app.js';
-import type { Clock } from '../clock.js';
-import { IncidentEvent } from '../incident-event.entity.js';
-import { Incident } from '../incident.entity.js';
+} from '../../test/support/test-app.js';
+import type { Clock } from '../ops/clock.js';
+import { IncidentEvent } from '../alerting/incident-event.entity.js';
+import { Incident } from '../alerting/incident.entity.js';
 import { ReconcilerService } from './reconciler.service.js';
 
 class ManualClock implements Clock {

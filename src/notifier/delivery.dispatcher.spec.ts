@@ -1,8 +1,8 @@
-import type { SchedulerRegistry } from '@nestjs/schedule';
-import type { AlertingConfig } from '../../config/alerting.config.js';
-import type { AlertingModuleOptions } from '../alerting.options.js';
-import type { DatabaseService } from '../../database/database.service.js';
+import type { AlertingConfig } from '../config/alerting.config.js';
+import type { DatabaseService } from '../database/database.service.js';
 import { DeliveryDispatcher } from './delivery.dispatcher.js';
+import { DeliveryRepository } from './delivery.repository.js';
+import type { NotifierRegistry } from './notifier.registry.js';
 import type { Delivery } from './delivery.entity.js';
 import {
   NotifierError,
@@ -75,21 +75,18 @@ describe('DeliveryDispatcher', () => {
       pollIntervalMs: 1_000,
       concurrency: 8,
     },
+    schedule: false,
   } as AlertingConfig;
-  const scheduler = {
-    doesExist: () => false,
-    deleteInterval: () => undefined,
-    addInterval: () => undefined,
-  } as unknown as SchedulerRegistry;
 
   const dispatcherOn = (db: ScriptedDatabase, notifier: Notifier) =>
     new DeliveryDispatcher(
       db as unknown as DatabaseService,
-      [notifier],
+      new DeliveryRepository(db as unknown as DatabaseService),
+      {
+        byName: new Map([[notifier.name, notifier]]),
+      } as unknown as NotifierRegistry,
       config,
-      { schedule: false } as AlertingModuleOptions,
       { now: () => new Date() },
-      scheduler,
     );
 
   it('waits for a claim in progress and the deliveries it starts before returning', async () => {

@@ -1,0 +1,30 @@
+import { HttpModule, HttpService } from '@nestjs/axios';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { WebhookNotifier } from './webhook.notifier.js';
+
+/** Options of {@link WebhookNotifierModule.forRoot}. */
+export interface WebhookNotifierOptions {
+  /** where each transition is POSTed as JSON; any 2xx is success */
+  url: string;
+  /** per request; default 10 s */
+  timeoutMs?: number;
+}
+
+/** The `webhook` adapter. */
+@Module({})
+export class WebhookNotifierModule {
+  static forRoot(options: WebhookNotifierOptions): DynamicModule {
+    return {
+      module: WebhookNotifierModule,
+      imports: [HttpModule],
+      providers: [
+        {
+          provide: WebhookNotifier,
+          inject: [HttpService],
+          useFactory: (http: HttpService) =>
+            new WebhookNotifier(http.axiosRef, options.url, options.timeoutMs),
+        },
+      ],
+    };
+  }
+}
