@@ -4,6 +4,7 @@ import {
   loadAlertingConfig,
 } from '../config/alerting.config.js';
 import { describeConfig } from '../ops/boot-log.js';
+import { PagerDutyWebhooksModule } from './pagerduty-webhooks.module.js';
 
 describe('PAGERDUTY_WEBHOOK_SECRETS', () => {
   const secrets = 'first-secret-0123456789ab, second-secret-abcdef012345';
@@ -42,5 +43,18 @@ describe('PAGERDUTY_WEBHOOK_SECRETS', () => {
         (shown.pagerduty as { webhookSecrets: unknown }).webhookSecrets,
       ).toEqual(['****89ab', '****2345']);
     }
+  });
+});
+
+describe(PagerDutyWebhooksModule.name, () => {
+  it('refuses a secret a host passes that does not look like one', () => {
+    expect(() =>
+      PagerDutyWebhooksModule.forRoot({ secrets: ['short'] }),
+    ).toThrow(ConfigValidationError);
+    expect(
+      PagerDutyWebhooksModule.forRoot({
+        secrets: ['a-long-enough-secret-0001'],
+      }).module,
+    ).toBe(PagerDutyWebhooksModule);
   });
 });
