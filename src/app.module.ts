@@ -13,7 +13,7 @@ import { LogNotifierModule } from './notifier/log-notifier.module.js';
 import { WebhookNotifierModule } from './notifier/webhook-notifier.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { PagerDutyModule } from './pagerduty/pagerduty.module.js';
-import { PagerDutyWebhooksModule } from './pagerduty/pagerduty-webhooks.module.js';
+import { PagerDutyWebhooksModule } from './pagerduty-webhooks/pagerduty-webhooks.module.js';
 import { ReconcilerModule } from './reconciler/reconciler.module.js';
 import { SnsIngestModule } from './sns/sns-ingest.module.js';
 import { SnsNotifierModule } from './sns/sns-notifier.module.js';

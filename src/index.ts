@@ -56,7 +56,7 @@ export { PagerDutyModule } from './pagerduty/pagerduty.module.js';
 export {
   PagerDutyWebhooksModule,
   type PagerDutyWebhooksOptions,
-} from './pagerduty/pagerduty-webhooks.module.js';
+} from './pagerduty-webhooks/pagerduty-webhooks.module.js';
 export type { PagerDutyOptions } from './pagerduty/pagerduty.options.js';
 export {
   SnsNotifierModule,

@@ -18,7 +18,7 @@ import {
 import { IncidentEvent } from '../src/alerting/incident-event.entity.js';
 import { Incident } from '../src/alerting/incident.entity.js';
 import { Delivery } from '../src/notifier/delivery.entity.js';
-import { PagerDutyWebhookEventRecord } from '../src/pagerduty/pagerduty-webhook-event.entity.js';
+import { PagerDutyWebhookEventRecord } from '../src/pagerduty-webhooks/pagerduty-webhook-event.entity.js';
 
 const ROUNDS = 8;
 

@@ -19,8 +19,8 @@ export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
 @Index('ix_incidents_open_alarm', ['id'], {
   where: 'open_key IS NOT NULL AND alarm_arn IS NOT NULL',
 })
-@Index('ix_incidents_pagerduty_dedup_key', ['pagerdutyDedupKey', 'createdAt'], {
-  where: 'pagerduty_dedup_key IS NOT NULL',
+@Index('ix_incidents_open_long_key', ['id'], {
+  where: 'open_key IS NOT NULL AND length(dedup_key) > 255',
 })
 export class Incident {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
@@ -143,12 +143,4 @@ export class Incident {
     nullable: true,
   })
   pagerdutyEventAt?: string | null;
-  /** the dedup key as PagerDuty knows it, when a long key was sent as its SHA-256 (else NULL) */
-  @Column({
-    name: 'pagerduty_dedup_key',
-    type: 'varchar',
-    length: 64,
-    nullable: true,
-  })
-  pagerdutyDedupKey?: string | null;
 }

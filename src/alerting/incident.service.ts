@@ -19,7 +19,6 @@ import { OutboxService } from '../notifier/outbox.service.js';
 import { IncidentRepository } from './incident.repository.js';
 import { toSnapshot } from './incident.snapshot.js';
 import { AlertingMetrics } from '../ops/alerting.metrics.js';
-import { hashedDedupKey } from '../pagerduty/pagerduty-event.builder.js';
 import { validateAlerts } from './alert-validation.js';
 
 interface NormalizedAlert {
@@ -271,7 +270,6 @@ export class IncidentService {
       resolveTimeoutMs: alert.resolveTimeoutMs,
       ingestSource: alert.ingestSource,
       alarmArn: alert.alarmArn,
-      pagerdutyDedupKey: hashedDedupKey(alert.dedupKey),
       lastTransitionAt: alert.transitionAt,
       createdAt: now,
       lastSeenAt: now,

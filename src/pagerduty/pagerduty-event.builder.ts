@@ -91,14 +91,6 @@ export function pagerDutyDedupKey(dedupKey: string): string {
   return createHash('sha256').update(dedupKey, 'utf8').digest('hex');
 }
 
-/** The SHA-256 form a long key is sent as, else null: what a webhook's `incident_key` may quote. */
-export function hashedDedupKey(dedupKey: string): string | null {
-  // Code points never outnumber UTF-16 units: a short string needs no count.
-  if (dedupKey.length <= PAGERDUTY_DEDUP_KEY_MAX_CHARS) return null;
-  const sent = pagerDutyDedupKey(dedupKey);
-  return sent === dedupKey ? null : sent;
-}
-
 export function buildPagerDutySummary(incident: IncidentSnapshot): string {
   const head = `${SEVERITY_ICONS[incident.severity]} [${incident.environment.toUpperCase()}] ${incident.alarmName}`;
   const summary = incident.description

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import { IsNull, Not, type EntityManager } from 'typeorm';
+import { pagerDutyDedupKey } from '../pagerduty/pagerduty-event.builder.js';
 import { CLOCK, type Clock } from '../ops/clock.js';
 import { IncidentEvent } from '../alerting/incident-event.entity.js';
 import { Incident } from '../alerting/incident.entity.js';
@@ -247,14 +248,20 @@ export class PagerDutyWebhookService {
       lock,
     });
     if (byKey || !SHA256_HEX.test(incidentKey)) return byKey;
-    const candidates = await m.find(Incident, {
-      where: { pagerdutyDedupKey: incidentKey },
-      order: { createdAt: 'DESC', id: 'DESC' },
-      take: 1,
+    // Few incidents have keys this long; their partial index is all this reads.
+    const long: { id: string; dedup_key: string }[] = await m
+      .createQueryBuilder(Incident, 'i')
+      .select(['i.id AS id', 'i.dedup_key AS dedup_key'])
+      .where('i.open_key IS NOT NULL AND length(i.dedup_key) > 255')
+      .getRawMany();
+    const match = long.find(
+      (r) => pagerDutyDedupKey(r.dedup_key) === incidentKey,
+    );
+    if (!match) return null;
+    return m.findOne(Incident, {
+      where: { id: match.id, openKey: Not(IsNull()) },
       lock,
     });
-    const [latest] = candidates;
-    return latest?.openKey ? latest : null;
   }
 
   private timeline(
