@@ -41,7 +41,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
         AlertingModule.forRoot({
           config: alertingOptionsFromEnv(env),
-          database: { url: config.databaseUrl },
+          database: { url: config.databaseUrl, timeouts: config.database },
           auth: { apiKeys: config.apiKeys },
         }),
         // Always: GET/PATCH /v1/config/pagerduty answer even while PagerDuty is not enabled.

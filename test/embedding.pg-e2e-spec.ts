@@ -88,7 +88,9 @@ describe('Two hosts started together on one PostgreSQL database (e2e)', () => {
   it('runAlertingMigrations serializes a host migrating in jobs of its own', async () => {
     const sources = await Promise.all(
       [0, 1, 2].map(() =>
-        new DataSource(dataSourceOptions(db.url, 'job_')).initialize(),
+        new DataSource(
+          dataSourceOptions(db.url, { tablePrefix: 'job_' }),
+        ).initialize(),
       ),
     );
     try {

@@ -4,20 +4,25 @@ import {
   type ModuleMetadata,
 } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import {
   ALERTING_DATA_SOURCE,
   dataSourceOptions,
+  type DatabaseTimeouts,
 } from './data-source.options.js';
 import { DatabaseService } from './database.service.js';
 import { distributedLockProvider } from './distributed-lock.js';
-import { runAlertingMigrations } from './migrate.js';
+import { openMigratedDataSource } from './migrate.js';
 
 export interface DatabaseOptions {
   /** `sqlite:<file>`, `sqlite::memory:` or `postgres://…`; default `sqlite:./data/alerting.sqlite` */
   url?: string;
   /** put in front of every table name (`alerting_` → `alerting_incidents`); default none */
   tablePrefix?: string;
+  /**
+   * PostgreSQL: give up connecting, or waiting for a statement, after this long (the
+   * request answers 503). Default 5 s each.
+   */
+  timeouts?: DatabaseTimeouts;
 }
 
 /**
@@ -42,18 +47,18 @@ export class DatabaseModule {
           useFactory: async (...args: unknown[]) => {
             const o = await options.useFactory(...args);
             return {
-              ...dataSourceOptions(
-                o.url ?? 'sqlite:./data/alerting.sqlite',
-                o.tablePrefix,
-              ),
+              ...dataSourceOptions(o.url ?? 'sqlite:./data/alerting.sqlite', {
+                tablePrefix: o.tablePrefix,
+                timeouts: o.timeouts ?? {
+                  connectTimeoutMs: 5_000,
+                  queryTimeoutMs: 5_000,
+                },
+              }),
               autoLoadEntities: true,
             };
           },
-          dataSourceFactory: async (dsOptions) => {
-            const dataSource = await new DataSource(dsOptions!).initialize();
-            await runAlertingMigrations(dataSource);
-            return dataSource;
-          },
+          // PostgreSQL migrations run on a connection without the statement deadline
+          dataSourceFactory: (dsOptions) => openMigratedDataSource(dsOptions!),
         }),
       ],
       providers: [DatabaseService, distributedLockProvider],

@@ -10,20 +10,21 @@ import {
   HealthCheck,
   HealthCheckService,
   HealthIndicatorService,
-  TypeOrmHealthIndicator,
   type HealthCheckResult,
 } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { outboxStats } from './alerting.metrics.js';
-import { getDataSourceToken } from '@nestjs/typeorm';
-import { ALERTING_DATA_SOURCE } from '../database/data-source.options.js';
 import { DatabaseService } from '../database/database.service.js';
 
+/** Each readiness check answers within this, even from a database that accepts and never answers. */
+const CHECK_TIMEOUT_MS = 2000;
+
 /**
- * Probes. Liveness only says the event loop answers; readiness needs the database, and
- * reports the outbox backlog so an operator sees a stuck notifier without it failing the
- * probe (restarting the instance would not unstick PagerDuty).
+ * Probes. Liveness only says the event loop answers; readiness needs the database (and,
+ * on SQLite, the file it opened still in place), and reports the outbox backlog so an
+ * operator sees a stuck notifier without it failing the probe (restarting the instance
+ * would not unstick PagerDuty).
  */
 @ApiTags('operations')
 @SkipThrottle()
@@ -31,7 +32,6 @@ import { DatabaseService } from '../database/database.service.js';
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
-    private readonly typeorm: TypeOrmHealthIndicator,
     private readonly indicator: HealthIndicatorService,
     private readonly moduleRef: ModuleRef,
   ) {}
@@ -55,14 +55,7 @@ export class HealthController {
   ): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
-        () =>
-          this.typeorm.pingCheck('database', {
-            timeout: 2000,
-            connection: this.moduleRef.get(
-              getDataSourceToken(ALERTING_DATA_SOURCE),
-              { strict: false },
-            ),
-          }),
+        () => this.database(),
         () => this.outbox(),
       ]);
     } catch (error) {
@@ -73,12 +66,25 @@ export class HealthController {
     }
   }
 
+  // Resolved lazily: the alerting module may be mounted by a host app beside this one.
+  private db(): DatabaseService {
+    return this.moduleRef.get(DatabaseService, { strict: false });
+  }
+
+  private async database() {
+    const check = this.indicator.check('database');
+    try {
+      await withinDeadline(this.db().ping());
+      return check.up();
+    } catch (error) {
+      return check.down({ message: (error as Error).message });
+    }
+  }
+
   private async outbox() {
     const check = this.indicator.check('outbox');
     try {
-      // Resolved lazily: the alerting module may be mounted by a host app beside this one.
-      const db = this.moduleRef.get(DatabaseService, { strict: false });
-      const stats = await outboxStats(db);
+      const stats = await withinDeadline(outboxStats(this.db()));
       return check.up({
         pending: stats.pending,
         oldestPendingAgeSeconds: Math.round(stats.oldestPendingAgeSeconds),
@@ -88,4 +94,15 @@ export class HealthController {
       return check.down({ message: (error as Error).message });
     }
   }
+}
+
+function withinDeadline<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+      CHECK_TIMEOUT_MS,
+    );
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

@@ -46,6 +46,7 @@ export async function startInProcessTarget(
       PAGERDUTY_EVENTS_URL: pagerDuty.url,
       PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
       RATE_LIMIT_PER_MINUTE: '0',
+      INGEST_RATE_LIMIT_PER_MINUTE: '0',
       API_KEYS: apiKey,
       PAGERDUTY_WEBHOOK_SECRETS: webhookSecret,
       LOG_LEVEL: options.logLevel ?? 'silent',
