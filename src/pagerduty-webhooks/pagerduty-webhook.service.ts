@@ -248,7 +248,7 @@ export class PagerDutyWebhookService {
       lock,
     });
     if (byKey || !SHA256_HEX.test(incidentKey)) return byKey;
-    // Few incidents have keys this long; their partial index is all this reads.
+    // Few open incidents have keys this long; a partial index keeps this read to them.
     const long: { id: string; dedup_key: string }[] = await m
       .createQueryBuilder(Incident, 'i')
       .select(['i.id AS id', 'i.dedup_key AS dedup_key'])
