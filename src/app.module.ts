@@ -42,7 +42,10 @@ export class AppModule {
         AlertingModule.forRoot({
           config: alertingOptionsFromEnv(env),
           database: { url: config.databaseUrl, timeouts: config.database },
-          auth: { apiKeys: config.apiKeys },
+          auth: {
+            apiKeys: config.apiKeys,
+            failuresPerMinute: config.authFailuresPerMinute,
+          },
         }),
         // Always: GET/PATCH /v1/config/pagerduty answer even while PagerDuty is not enabled.
         PagerDutyModule.forRoot(config.pagerduty),

@@ -13,9 +13,11 @@ export interface AlertingModuleOptions {
    * `{ apiKeys }`: the module's guard asks every one of its routes for one of them
    * (`X-API-Key: <key>`, else `Authorization: Bearer <key>`). `false`: no guard of the
    * module's own; the host's guards apply (skip {@link AlertingPublic} routes there).
+   * `failuresPerMinute`: invalid keys an address may present a minute before it is
+   * locked out (429, or 503 on webhook routes); 0 off; default 20.
    * Default: none, allowed only when `config.appEnv` is `development`.
    */
-  auth?: false | { apiKeys: string[] };
+  auth?: false | { apiKeys: string[]; failuresPerMinute?: number };
   /**
    * Run the dispatcher's polling fallback and the reconciler's ticks; default true. Plain
    * timers: the module never imports `ScheduleModule.forRoot()`, a host's stays its own.

@@ -51,7 +51,8 @@ export class DeliveriesController {
   @Post(':id/retry')
   @HttpCode(202)
   @ApiOperation({
-    summary: 'Re-queue a dead delivery; 404 unknown, 409 not dead',
+    summary:
+      'Re-queue a dead delivery; 404 unknown, 409 not dead or overtaken (a later event of its notifier and key was delivered or is being sent)',
   })
   async retry(@Param('id') id: string) {
     return deliveryView(await this.outbox.retry(parseIntegerId('id', id)));

@@ -65,6 +65,8 @@ export interface AlertingConfig {
     retryBaseMs: number;
     retryMaxMs: number;
     maxAgeMs: number;
+    /** whole budget of one send (PagerDuty, webhook, SNS), connect to last byte read */
+    timeoutMs: number;
     leaseMs: number;
     pollIntervalMs: number;
     concurrency: number;
@@ -90,6 +92,7 @@ const EXTRA_DURATIONS = {
   DELIVERY_RETRY_BASE: '1s',
   DELIVERY_RETRY_MAX: '5m',
   DELIVERY_MAX_AGE: '24h',
+  DELIVERY_TIMEOUT: '10s',
   DELIVERY_LEASE: '30s',
   DISPATCH_POLL_INTERVAL: '1s',
   DATABASE_CONNECT_TIMEOUT: '5s',
@@ -233,6 +236,7 @@ export function loadAlertingConfig(
       retryBaseMs: durations.DELIVERY_RETRY_BASE,
       retryMaxMs: durations.DELIVERY_RETRY_MAX,
       maxAgeMs: durations.DELIVERY_MAX_AGE,
+      timeoutMs: durations.DELIVERY_TIMEOUT,
       leaseMs: durations.DELIVERY_LEASE,
       pollIntervalMs: durations.DISPATCH_POLL_INTERVAL,
       concurrency: 32,
@@ -315,6 +319,8 @@ export interface AlertingOptions {
     maxAge?: string | number;
     lease?: string | number;
     pollInterval?: string | number;
+    /** one send's budget, connect included; default 10s */
+    timeout?: string | number;
   };
 }
 
@@ -335,6 +341,7 @@ const OPTION_ENV: Record<string, string> = {
   'delivery.maxAge': 'DELIVERY_MAX_AGE',
   'delivery.lease': 'DELIVERY_LEASE',
   'delivery.pollInterval': 'DISPATCH_POLL_INTERVAL',
+  'delivery.timeout': 'DELIVERY_TIMEOUT',
   'pagerduty.routingKey': 'PAGERDUTY_ROUTING_KEY',
   'pagerduty.eventsUrl': 'PAGERDUTY_EVENTS_URL',
   'pagerduty.serviceName': 'PAGERDUTY_SERVICE_NAME',
@@ -425,16 +432,11 @@ export function alertingOptionsFromEnv(env: Env): AlertingOptions {
   const options: Record<string, unknown> = {};
   const nested: Record<string, Record<string, string>> = {
     delivery: {},
+    pagerduty: {},
   };
   for (const [option, name] of Object.entries(OPTION_ENV)) {
     const value = env[name];
-    // the standalone hands its PagerDuty settings to PagerDutyModule directly
-    if (
-      value === undefined ||
-      value.trim() === '' ||
-      option.startsWith('pagerduty.')
-    )
-      continue;
+    if (value === undefined || value.trim() === '') continue;
     const [group, key] = option.split('.');
     if (key) nested[group][key] = value;
     else options[option] = value;

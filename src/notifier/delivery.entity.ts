@@ -12,7 +12,7 @@ export interface DeliveryPayload {
 
 /** The row's notifier's own part of the context. */
 export function deliveryContext(row: Delivery): Record<string, unknown> | null {
-  const { context, routingKey } = row.payload;
+  const { context, routingKey } = row.payload ?? {};
   if (context) return context[row.notifier] ?? null;
   return row.notifier === 'pagerduty' && routingKey ? { routingKey } : null;
 }

@@ -4,7 +4,6 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ALERTING_DATA_SOURCE } from '../database/data-source.options.js';
 import { Delivery } from './delivery.entity.js';
 import { DeliveryDispatcher } from './delivery.dispatcher.js';
-import { DeliveryRepository } from './delivery.repository.js';
 import { NotifierRegistry } from './notifier.registry.js';
 import { OutboxService } from './outbox.service.js';
 
@@ -19,12 +18,7 @@ import { OutboxService } from './outbox.service.js';
     DiscoveryModule,
     TypeOrmModule.forFeature([Delivery], ALERTING_DATA_SOURCE),
   ],
-  providers: [
-    NotifierRegistry,
-    DeliveryRepository,
-    DeliveryDispatcher,
-    OutboxService,
-  ],
+  providers: [NotifierRegistry, DeliveryDispatcher, OutboxService],
   exports: [NotifierRegistry, DeliveryDispatcher, OutboxService],
 })
 export class NotifierModule {}

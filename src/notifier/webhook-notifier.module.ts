@@ -1,12 +1,16 @@
 import { HttpModule, HttpService } from '@nestjs/axios';
 import { Module, type DynamicModule } from '@nestjs/common';
+import {
+  ALERTING_CONFIG,
+  type AlertingConfig,
+} from '../config/alerting.config.js';
 import { WebhookNotifier } from './webhook.notifier.js';
 
 /** Options of {@link WebhookNotifierModule.forRoot}. */
 export interface WebhookNotifierOptions {
   /** where each transition is POSTed as JSON; any 2xx is success */
   url: string;
-  /** per request; default 10 s */
+  /** per request; default the core's `delivery.timeout` */
   timeoutMs?: number;
 }
 
@@ -20,9 +24,13 @@ export class WebhookNotifierModule {
       providers: [
         {
           provide: WebhookNotifier,
-          inject: [HttpService],
-          useFactory: (http: HttpService) =>
-            new WebhookNotifier(http.axiosRef, options.url, options.timeoutMs),
+          inject: [HttpService, ALERTING_CONFIG],
+          useFactory: (http: HttpService, config: AlertingConfig) =>
+            new WebhookNotifier(
+              http.axiosRef,
+              options.url,
+              options.timeoutMs ?? config.delivery.timeoutMs,
+            ),
         },
       ],
     };

@@ -18,17 +18,22 @@ import {
 } from '@nestjs/swagger';
 import { DEFAULT_IPV6_SUBNET_PREFIX, normalizeIp } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import {
-  ALERTING_CONFIG,
-  type AlertingConfig,
-} from '../config/alerting.config.js';
 import { AlertingExceptionFilter } from './alerting-exception.filter.js';
 import { comeBackLater } from './ingest-route.decorator.js';
 import { ALERTING_PUBLIC_KEY } from './public.decorator.js';
 
 /** Injection token: `{ apiKeys }`, or `false` when the host's own guards protect the module. */
 export const ALERTING_AUTH = Symbol('ALERTING_AUTH');
-export type AlertingAuth = false | { apiKeys: string[] };
+export type AlertingAuth =
+  | false
+  | {
+      apiKeys: string[];
+      /** invalid keys per address and minute before it is locked out; 0 off; default 20 */
+      failuresPerMinute?: number;
+    };
+
+/** One count per app: the guard is instantiated per module holding alerting controllers. */
+const failuresOf = new WeakMap<object, FailureWindows>();
 
 export const API_KEY_SCHEME = 'api-key';
 export const BEARER_SCHEME = 'bearer';
@@ -82,12 +87,16 @@ export class ApiKeyGuard implements CanActivate {
 
   constructor(
     @Inject(ALERTING_AUTH) auth: AlertingAuth,
-    @Inject(ALERTING_CONFIG) config: AlertingConfig,
     private readonly reflector: Reflector,
   ) {
     this.off = auth === false;
     this.keys = auth ? auth.apiKeys.map(digest) : [];
-    this.failures = new FailureWindows(config.authFailuresPerMinute);
+    let failures = auth ? failuresOf.get(auth) : undefined;
+    if (auth && !failures) {
+      failures = new FailureWindows(auth.failuresPerMinute ?? 20);
+      failuresOf.set(auth, failures);
+    }
+    this.failures = failures ?? new FailureWindows(0);
     if (!this.off && this.keys.length === 0) {
       // Config validation refuses staging/production without keys; this is development.
       this.logger.warn(

@@ -73,6 +73,7 @@ export class PagerDutyModule {
               client: new PagerDutyClient({
                 http: http.axiosRef,
                 eventsUrl: pd.eventsUrl,
+                timeoutMs: config.delivery.timeoutMs,
               }),
               eventOptions: {
                 awsRegion: config.aws.region,

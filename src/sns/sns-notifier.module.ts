@@ -1,4 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import {
+  ALERTING_CONFIG,
+  type AlertingConfig,
+} from '../config/alerting.config.js';
 import type { SnsNotifier } from './sns.notifier.js';
 
 /** Options of {@link SnsNotifierModule.forRoot}. */
@@ -24,7 +28,8 @@ export class SnsNotifierModule {
       providers: [
         {
           provide: SNS_NOTIFIER,
-          useFactory: async (): Promise<SnsNotifier> => {
+          inject: [ALERTING_CONFIG],
+          useFactory: async (config: AlertingConfig): Promise<SnsNotifier> => {
             const [{ SnsNotifier }, { SNSClient }] = await Promise.all([
               import('./sns.notifier.js'),
               import('@aws-sdk/client-sns'),
@@ -35,7 +40,11 @@ export class SnsNotifierModule {
               endpoint: options.endpoint,
               maxAttempts: 1,
             });
-            return new SnsNotifier({ topicArn: options.topicArn, client });
+            return new SnsNotifier({
+              topicArn: options.topicArn,
+              client,
+              timeoutMs: config.delivery.timeoutMs,
+            });
           },
         },
       ],
