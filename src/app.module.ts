@@ -13,6 +13,7 @@ import { LogNotifierModule } from './notifier/log-notifier.module.js';
 import { WebhookNotifierModule } from './notifier/webhook-notifier.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { PagerDutyModule } from './pagerduty/pagerduty.module.js';
+import { PagerDutyWebhooksModule } from './pagerduty-webhooks/pagerduty-webhooks.module.js';
 import { ReconcilerModule } from './reconciler/reconciler.module.js';
 import { RoutingModule } from './routing/routing.module.js';
 import { SnsIngestModule } from './sns/sns-ingest.module.js';
@@ -62,6 +63,10 @@ export class AppModule {
               }),
             ]
           : []),
+        // Always: without secrets the route answers 503, which says what is missing.
+        PagerDutyWebhooksModule.forRoot({
+          secrets: config.pagerduty.webhookSecrets,
+        }),
         SnsIngestModule.forRoot({
           topicAllowlist: config.sns.topicAllowlist,
           certUrlPattern: config.sns.certUrlPattern,

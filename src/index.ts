@@ -54,6 +54,10 @@ export {
   type WebhookNotifierOptions,
 } from './notifier/webhook-notifier.module.js';
 export { PagerDutyModule } from './pagerduty/pagerduty.module.js';
+export {
+  PagerDutyWebhooksModule,
+  type PagerDutyWebhooksOptions,
+} from './pagerduty-webhooks/pagerduty-webhooks.module.js';
 export type { PagerDutyOptions } from './pagerduty/pagerduty.options.js';
 export {
   SnsNotifierModule,

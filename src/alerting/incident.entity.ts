@@ -23,6 +23,9 @@ export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
 @Index('ix_incidents_held', ['id'], {
   where: 'open_key IS NOT NULL AND suppressed_by IS NOT NULL',
 })
+@Index('ix_incidents_open_long_key', ['id'], {
+  where: 'open_key IS NOT NULL AND length(dedup_key) > 255',
+})
 export class Incident {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
   @Column({ name: 'dedup_key', type: 'varchar', length: 512 }) dedupKey: string;
@@ -124,4 +127,33 @@ export class Incident {
     nullable: true,
   })
   resolveReason: string | null;
+  /** The PagerDuty incident it became, from the `incident.triggered` webhook. */
+  @Column({
+    name: 'pagerduty_incident_id',
+    type: 'varchar',
+    length: 64,
+    nullable: true,
+  })
+  pagerdutyIncidentId?: string | null;
+  @Column({
+    name: 'pagerduty_incident_number',
+    type: 'integer',
+    nullable: true,
+  })
+  pagerdutyIncidentNumber?: number | null;
+  @Column({
+    name: 'pagerduty_html_url',
+    type: 'varchar',
+    length: 2048,
+    nullable: true,
+  })
+  pagerdutyHtmlUrl?: string | null;
+  /** `occurred_at` of the last PagerDuty webhook applied to it */
+  @Column({
+    name: 'pagerduty_event_at',
+    type: 'varchar',
+    length: 32,
+    nullable: true,
+  })
+  pagerdutyEventAt?: string | null;
 }

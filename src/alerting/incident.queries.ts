@@ -52,6 +52,14 @@ export function incidentView(i: Incident) {
         }
       : null,
     suppressedBy: i.suppressedBy ?? null,
+    /** the PagerDuty incident it became (from PagerDuty's webhook), with the link on-call opens */
+    pagerduty: i.pagerdutyIncidentId
+      ? {
+          incidentId: i.pagerdutyIncidentId,
+          number: i.pagerdutyIncidentNumber ?? null,
+          htmlUrl: i.pagerdutyHtmlUrl ?? null,
+        }
+      : null,
   };
 }
 

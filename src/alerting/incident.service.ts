@@ -54,7 +54,7 @@ interface NormalizedAlert {
 }
 
 export type ResolveReason =
-  'alert' | 'manual' | 'stale' | 'alarm-ok' | 'alarm-deleted';
+  'alert' | 'manual' | 'stale' | 'alarm-ok' | 'alarm-deleted' | 'pagerduty';
 
 /** Incidents: dedup by key, lifecycle, timeline, and the outbox rows of every transition. */
 @Injectable()

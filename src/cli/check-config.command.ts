@@ -23,6 +23,7 @@ export function maskedConfig(config: AlertingConfig): Record<string, unknown> {
     pagerduty: {
       ...config.pagerduty,
       routingKey: maskSecret(config.pagerduty.routingKey),
+      webhookSecrets: config.pagerduty.webhookSecrets.map((s) => maskSecret(s)),
     },
     // Webhook URLs often carry a token in the path or query (Slack, Teams).
     webhookUrl: config.webhookUrl

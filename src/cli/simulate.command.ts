@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CliIo } from '../cloudwatch/alarms.cli.js';
+import { splitList } from '../config/env.schema.js';
 import {
   renderReport,
   REPORT_FORMATS,
@@ -54,6 +55,8 @@ ${TARGET_HELP}
   --count N         storm: number of distinct alerts (default ${DEFAULT_STORM_COUNT})
   --topic-arn ARN   cloudwatch-alarm-cycle with --target: a topic in the target's SNS_TOPIC_ARNS
   --notifier NAME   with --target: whose deliveries to check (default pagerduty)
+  --webhook-secret S  pagerduty-resolve with --target: one of its PAGERDUTY_WEBHOOK_SECRETS
+                    (default: the first of env PAGERDUTY_WEBHOOK_SECRETS)
   --quiet           no progress on stderr
   --verbose         in-process: show the service's warnings and errors on stderr
   --help            this text
@@ -76,6 +79,7 @@ export async function runSimulate(
       count: { type: 'string' },
       'topic-arn': { type: 'string' },
       notifier: { type: 'string' },
+      'webhook-secret': { type: 'string' },
       quiet: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -126,6 +130,10 @@ export async function runSimulate(
       ? remoteTarget(client, {
           snsTopicArn: values['topic-arn'],
           notifier: values.notifier,
+          // env: the service's own list, so the secret stays out of shell history
+          webhookSecret:
+            values['webhook-secret'] ??
+            splitList(env.PAGERDUTY_WEBHOOK_SECRETS)[0],
           signer: scenario.sns ? await SnsTestSigner.start() : undefined,
         })
       : await startInProcessTarget({

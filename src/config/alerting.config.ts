@@ -36,6 +36,8 @@ export interface AlertingConfig {
     client: string;
     clientUrl?: string;
     rateLimitPerMinute: number;
+    /** secrets of the V3 webhook subscriptions allowed to post to /v1/pagerduty/webhooks */
+    webhookSecrets: string[];
   };
   webhookUrl?: string;
   sns: { topicArn?: string; topicAllowlist: string[]; certUrlPattern: string };
@@ -191,6 +193,7 @@ export function loadAlertingConfig(
       client: env.PAGERDUTY_CLIENT ?? 'orchestrator-alerting',
       clientUrl: env.PAGERDUTY_CLIENT_URL,
       rateLimitPerMinute: schema.PAGERDUTY_RATE_LIMIT_PER_MINUTE ?? 120,
+      webhookSecrets: splitList(env.PAGERDUTY_WEBHOOK_SECRETS),
     },
     webhookUrl: env.WEBHOOK_URL,
     sns: {

@@ -3,7 +3,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 // The module's tables and index names (PostgreSQL index names are per schema, so a
 // second prefixed copy of the module in one database needs its own).
 const NAMES =
-  /\b(incidents|incident_events|deliveries|key_transitions|sns_messages|settings|silences|(?:ix|ux)_[a-z0-9_]+)\b/g;
+  /\b(incidents|incident_events|deliveries|key_transitions|sns_messages|settings|silences|pagerduty_webhook_events|(?:ix|ux)_[a-z0-9_]+)\b/g;
 
 /**
  * Raw SQL is written with the bare table names; the prefix (`entityPrefix` of the module's

@@ -30,6 +30,7 @@ export class OutboxService {
    * per enabled notifier, or per `targets` entry (an incident's route: a target's context
    * replaces that adapter's, e.g. a named PagerDuty key). A target whose notifier is no
    * longer enabled is skipped.
+   * `except` leaves out the notifier a transition came from (PagerDuty's own webhook).
    */
   enqueue(
     w: TxWriter,
@@ -37,6 +38,7 @@ export class OutboxService {
     action: NotificationAction,
     now: string,
     targets?: { notifier: string; context?: Record<string, unknown> }[],
+    except?: string,
   ): void {
     if (this.names.length === 0) return;
     const { incident } = payload;
@@ -54,6 +56,7 @@ export class OutboxService {
           }))
       : this.names.map((notifier) => ({ notifier, payload }));
     for (const { notifier, payload } of rows) {
+      if (notifier === except) continue;
       w.insert(Delivery, {
         notifier,
         dedupKey: incident.dedupKey,

@@ -1,6 +1,7 @@
 import type { TemplateName } from '../../alerting/templates.js';
 import { ScenarioContext, sleep } from './scenario-context.js';
 import type { ExpectationSpec } from './simulation.types.js';
+import { pagerDutyWebhook, simulatedIncident } from './pagerduty-webhook.js';
 
 export const SCENARIO_NAMES = [
   'high-failure-rate',
@@ -10,6 +11,7 @@ export const SCENARIO_NAMES = [
   'flapping',
   'storm',
   'pagerduty-outage',
+  'pagerduty-resolve',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -496,6 +498,142 @@ const pagerDutyOutage: Scenario = {
   },
 };
 
+const WEBHOOK_PATH = '/v1/pagerduty/webhooks';
+
+const pagerDutyResolve: Scenario = {
+  name: 'pagerduty-resolve',
+  summary:
+    'a responder resolves in PagerDuty while the alert still fires: ours resolves, nothing is echoed, the next firing pages again',
+  expectations: () => [
+    { id: 'accepted', description: 'the alert answers 202 triggered' },
+    {
+      id: 'trigger',
+      description: `PagerDuty gets the trigger within ${DELIVERY_MS / 1000} s`,
+    },
+    {
+      id: 'linked',
+      description:
+        'the signed incident.triggered webhook answers 202 applied; GET /v1/incidents/:key shows the PagerDuty link',
+    },
+    {
+      id: 'resolved',
+      description:
+        'the signed incident.resolved webhook answers 202 applied; the incident is resolved with reason pagerduty',
+    },
+    {
+      id: 'not-echoed',
+      description: 'PagerDuty gets no resolve back for it (1 s)',
+    },
+    {
+      id: 'pages-again',
+      description: `the still-firing alert opens a new incident and PagerDuty gets a second trigger within ${DELIVERY_MS / 1000} s`,
+    },
+  ],
+  async run(ctx) {
+    const secret = ctx.target.pagerDutyWebhookSecret;
+    if (!secret)
+      throw new Error(
+        "pagerduty-resolve needs one of the target's PAGERDUTY_WEBHOOK_SECRETS (--webhook-secret)",
+      );
+    const alarmName = `sim-${ctx.runId}-pagerduty-resolve`;
+    ctx.track(alarmName);
+    const alert = {
+      severity: 'CRITICAL',
+      alarmName,
+      environment: 'simulation',
+      description:
+        'resolved in PagerDuty while still firing (alerting simulator)',
+    };
+    const fired = await ctx.send('fire', 'POST', '/v1/alerts', alert);
+    expectAccepted(ctx, 'accepted', fired, ['triggered']);
+    const firstIncident = fired.body?.results?.[0]?.incidentId;
+    await ctx.expectSequence(
+      'trigger',
+      alarmName,
+      [{ action: 'trigger', after: fired.sentAt }],
+      DELIVERY_MS,
+    );
+
+    // What PagerDuty posts once the trigger became its incident, then when a responder resolves it.
+    const incident = simulatedIncident(alarmName);
+    const deliver = (name: string, type: string, status: string) => {
+      const { body, headers } = pagerDutyWebhook(secret, type, incident, {
+        status,
+        agent: 'Simulated Responder',
+      });
+      return ctx.send(name, 'POST', WEBHOOK_PATH, body, headers);
+    };
+    const show = () =>
+      ctx.send('show', 'GET', `/v1/incidents/${encodeURIComponent(alarmName)}`);
+    const applied = (res: { status: number; body: any }) =>
+      res.status === 202 && res.body?.outcome === 'applied';
+
+    const linked = await deliver(
+      'PagerDuty incident.triggered',
+      'incident.triggered',
+      'triggered',
+    );
+    const withLink = await show();
+    const link = withLink.body?.pagerduty?.htmlUrl;
+    ctx.decide(
+      'linked',
+      applied(linked) && typeof link === 'string' && link.includes(incident.id),
+      `${linked.status} ${linked.body?.outcome ?? JSON.stringify(linked.body)}; link ${link ?? 'missing'}`,
+    );
+
+    const resolved = await deliver(
+      'PagerDuty incident.resolved',
+      'incident.resolved',
+      'resolved',
+    );
+    const afterResolve = await show();
+    ctx.decide(
+      'resolved',
+      applied(resolved) &&
+        afterResolve.body?.status === 'resolved' &&
+        afterResolve.body?.resolveReason === 'pagerduty',
+      `${resolved.status} ${resolved.body?.outcome ?? JSON.stringify(resolved.body)}; incident ${afterResolve.body?.status} (${afterResolve.body?.resolveReason})`,
+    );
+
+    await sleep(1000);
+    const echoed = (await ctx.observe([alarmName])).filter(
+      (e) => e.action !== 'trigger',
+    );
+    ctx.decide(
+      'not-echoed',
+      echoed.length === 0,
+      echoed.length === 0
+        ? 'PagerDuty got nothing back'
+        : `PagerDuty got ${echoed.map((e) => e.action).join(', ')}`,
+      { observed: echoed },
+    );
+
+    const again = await ctx.send('still firing', 'POST', '/v1/alerts', alert);
+    const reopened = again.body?.results?.[0];
+    if (
+      again.status !== 202 ||
+      reopened?.action !== 'triggered' ||
+      reopened?.incidentId === firstIncident
+    ) {
+      ctx.decide(
+        'pages-again',
+        false,
+        `expected 202 triggered with a new incident, got ${again.status} ${JSON.stringify(again.body)}`,
+      );
+      return;
+    }
+    await ctx.expectSequence(
+      'pages-again',
+      alarmName,
+      [
+        { action: 'trigger', after: fired.sentAt },
+        { action: 'trigger', after: again.sentAt },
+      ],
+      DELIVERY_MS,
+    );
+  },
+};
+
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'high-failure-rate': templateScenario(
     'high-failure-rate',
@@ -519,6 +657,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   flapping,
   storm,
   'pagerduty-outage': pagerDutyOutage,
+  'pagerduty-resolve': pagerDutyResolve,
 };
 
 export function isScenarioName(name: string): name is ScenarioName {

@@ -27,6 +27,8 @@ export interface SimulationTarget {
   readonly pagerDuty?: FakePagerDuty;
   readonly signer?: SnsTestSigner;
   readonly snsTopicArn: string;
+  /** a secret in the service's PAGERDUTY_WEBHOOK_SECRETS, to post PagerDuty's webhooks as it would */
+  readonly pagerDutyWebhookSecret?: string;
   /** PagerDuty events for the given keys, in the order PagerDuty saw them */
   observe(keys: ReadonlySet<string>): Promise<ObservedEvent[]>;
   close(): Promise<void>;

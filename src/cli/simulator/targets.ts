@@ -39,6 +39,7 @@ export async function startInProcessTarget(
   try {
     signer = options.sns ? await SnsTestSigner.start() : undefined;
     const apiKey = randomBytes(16).toString('hex');
+    const webhookSecret = randomBytes(24).toString('hex');
     const env: Record<string, string> = {
       // staging: production-like defaults without pino-pretty's worker on a terminal
       APP_ENV: 'staging',
@@ -50,6 +51,7 @@ export async function startInProcessTarget(
       RATE_LIMIT_PER_MINUTE: '0',
       INGEST_RATE_LIMIT_PER_MINUTE: '0',
       API_KEYS: apiKey,
+      PAGERDUTY_WEBHOOK_SECRETS: webhookSecret,
       LOG_LEVEL: options.logLevel ?? 'silent',
       DELIVERY_RETRY_BASE: '100ms',
       DELIVERY_RETRY_MAX: '1s',
@@ -84,6 +86,7 @@ export async function startInProcessTarget(
       pagerDuty,
       signer,
       snsTopicArn: DEFAULT_SNS_TOPIC_ARN,
+      pagerDutyWebhookSecret: webhookSecret,
       observe: async (keys) => fakeEvents(pagerDuty.requests, keys),
       async close() {
         await started.close();
@@ -157,7 +160,12 @@ interface DeliveryRow {
  */
 export function remoteTarget(
   client: ServiceClient,
-  options: { snsTopicArn?: string; signer?: SnsTestSigner; notifier?: string },
+  options: {
+    snsTopicArn?: string;
+    signer?: SnsTestSigner;
+    notifier?: string;
+    webhookSecret?: string;
+  },
 ): SimulationTarget {
   const since = Date.now() - 10 * 60_000;
   const notifier = options.notifier ?? 'pagerduty';
@@ -166,6 +174,7 @@ export function remoteTarget(
     client,
     signer: options.signer,
     snsTopicArn: options.snsTopicArn ?? DEFAULT_SNS_TOPIC_ARN,
+    pagerDutyWebhookSecret: options.webhookSecret,
     async observe(keys) {
       const rows: DeliveryRow[] = [];
       let cursor: string | null = null;

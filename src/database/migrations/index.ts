@@ -5,6 +5,7 @@ import { OpenIncidentIndexes1764500000000 } from './1764500000000-open-incident-
 import { ResolveTimeoutBigint1764600000000 } from './1764600000000-resolve-timeout-bigint.js';
 import { NotifierContext1764700000000 } from './1764700000000-notifier-context.js';
 import { Routing1764800000000 } from './1764800000000-routing.js';
+import { PagerDutyWebhooks1764950000000 } from './1764950000000-pagerduty-webhooks.js';
 
 /** Every migration, oldest first. A host app reusing its own connection lists these. */
 export const alertingMigrations = [
@@ -15,4 +16,5 @@ export const alertingMigrations = [
   ResolveTimeoutBigint1764600000000,
   NotifierContext1764700000000,
   Routing1764800000000,
+  PagerDutyWebhooks1764950000000,
 ];
