@@ -8,7 +8,7 @@ export {
 
 /**
  * One alert as every ingestion edge (HTTP, templates, SNS/CloudWatch, EventBridge,
- * Alertmanager) hands it to the core. Field rules are CONTRACT §2.
+ * Alertmanager) hands it to the core. Field rules: the README, HTTP API.
  */
 export interface AlertInput {
   severity: Severity;

@@ -1,4 +1,4 @@
-/** A failed call to the service, with what it answered (CONTRACT §2 error body). */
+/** A failed call to the service, with what it answered (the error body described in the README, HTTP API). */
 export class ServiceError extends Error {
   constructor(
     readonly status: number,

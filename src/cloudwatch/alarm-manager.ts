@@ -73,7 +73,7 @@ const DELETE_BATCH = 100;
 const TAG_LOOKUP_CONCURRENCY = 5;
 
 /**
- * Plans and applies alarm definitions as code (CONTRACT §5). Ownership is the owner tag:
+ * Plans and applies alarm definitions as code (the README (CloudWatch and SNS)). Ownership is the owner tag:
  * an alarm without it is someone else's, even when it has one of our names, and is
  * reported as a conflict instead of being overwritten, because `PutMetricAlarm` would
  * silently replace a hand-made alarm and keep its (foreign) tags.

@@ -69,7 +69,7 @@ interface AlarmMetric {
 
 /**
  * Maps the JSON inside an SNS `Message` of a CloudWatch alarm notification (string or
- * parsed) to an alert. Rules: CONTRACT §5.
+ * parsed) to an alert. Rules: the README (CloudWatch and SNS).
  *
  * - `ALARM` → `status: 'firing'`, `OK` → `'resolved'`, `INSUFFICIENT_DATA` → no status
  *   and `meta.recordOnly: true`. `environment` is always `defaults.environment`.
@@ -335,7 +335,7 @@ const SENDER_FIELDS: Record<
 /**
  * Uses the untruncated names, so two long alarm names that share a prefix never
  * collide; a key over the limit becomes its SHA-256 hex, which is also what the
- * PagerDuty adapter would send for it (CONTRACT §3).
+ * PagerDuty adapter would send for it (the README (Incidents)).
  */
 function dedupKey(alarmName: string, metricKey: string | undefined): string {
   const key = metricKey ? `${alarmName}-${metricKey}` : alarmName;

@@ -89,7 +89,7 @@ type Env = Record<string, string | undefined>;
 /** The longest delay setTimeout/setInterval honour (about 24.8 days). */
 const TIMER_MAX_MS = 2 ** 31 - 1;
 
-/** Delivery tuning that CONTRACT §1 does not name; documented in the README. */
+/** Delivery tuning beyond the core settings; the README lists it under Configuration. */
 const EXTRA_DURATIONS = {
   DELIVERY_RETRY_BASE: '1s',
   DELIVERY_RETRY_MAX: '5m',

@@ -113,7 +113,7 @@ const urlOptions = {
   protocols: ['http', 'https'],
 };
 
-/** The environment as CONTRACT §1 defines it; every field optional where a default exists. */
+/** The environment as the README (Configuration) documents it; every field optional where a default exists. */
 export class EnvSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT?: number;
   @IsOptional() @IsString() HOST?: string;

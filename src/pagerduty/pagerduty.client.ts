@@ -57,7 +57,7 @@ export class PagerDutyClient {
 
   /**
    * Resolves only on `202`. Everything else throws a {@link NotifierError} whose
-   * `retryable` follows CONTRACT §4 and whose message never carries the routing key.
+   * `retryable` follows the README (How delivery works) and whose message never carries the routing key.
    */
   async send(event: PagerDutyEvent): Promise<PagerDutyAccepted> {
     const scrub = secretScrubber(event.routing_key);

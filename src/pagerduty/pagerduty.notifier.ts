@@ -25,7 +25,7 @@ export interface PagerDutyNotifierOptions {
 }
 
 /**
- * Events API v2 adapter: builds the event (CONTRACT §3), spends a token from the routing
+ * Events API v2 adapter: builds the event (the README (Incidents)), spends a token from the routing
  * key's bucket, posts it.
  *
  * Without a token it throws a retryable {@link NotifierError} carrying `retryAfterMs`

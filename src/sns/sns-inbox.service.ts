@@ -40,7 +40,7 @@ const MESSAGE_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 /**
- * Handles SNS HTTP(S) deliveries (CONTRACT §5): authenticate, drop repeats by
+ * Handles SNS HTTP(S) deliveries (the README (CloudWatch and SNS)): authenticate, drop repeats by
  * `MessageId`, then confirm subscriptions or turn CloudWatch alarm notifications into
  * alerts. Nothing is written before the signature holds.
  */

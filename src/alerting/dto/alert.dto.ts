@@ -96,7 +96,7 @@ export class LinkDto {
 const upper = ({ value }: { value: unknown }) =>
   typeof value === 'string' ? value.toUpperCase() : value;
 
-/** The alert of CONTRACT §2: every rule here is a 400 naming the field. */
+/** The alert (README, HTTP API): every rule here is a 400 naming the field. */
 export class AlertDto implements AlertInput {
   @ApiProperty({
     enum: SEVERITIES,
