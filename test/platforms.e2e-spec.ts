@@ -10,6 +10,7 @@ import {
   ALERTING_DATA_SOURCE,
   AlertingModule,
   PagerDutyModule,
+  PagerDutyWebhooksModule,
   SnsIngestModule,
   useAlertingBodyParsers,
 } from '../src/index.js';
@@ -19,6 +20,11 @@ import {
   type TestDatabase,
 } from './support/test-database.js';
 import { ROUTING_KEY, TEST_API_KEY } from './support/test-app.js';
+import {
+  signature,
+  webhook,
+  WEBHOOK_SECRET,
+} from './support/pagerduty-webhooks.js';
 
 // The same cases on each platform a host may run the module on: Express is what
 // `nest new` generates, Fastify is the standalone service's. Only the adapter differs.
@@ -66,11 +72,16 @@ describe.each(PLATFORMS)(
             topicAllowlist: [TOPIC],
             certUrlPattern: signer.certUrlPattern.source,
           }),
+          PagerDutyWebhooksModule.forRoot({ secrets: [WEBHOOK_SECRET] }),
           RouterModule.register([
             {
               path: 'alerting',
               module: AlertingModule,
-              children: [PagerDutyModule, SnsIngestModule],
+              children: [
+                PagerDutyModule,
+                SnsIngestModule,
+                PagerDutyWebhooksModule,
+              ],
             },
           ]),
         ],
@@ -187,6 +198,34 @@ describe.each(PLATFORMS)(
         .waitFor((r) => r.some((e) => e.dedupKey === stored[0]))
         .then((r) => r.filter((e) => e.dedupKey === stored[0]));
       expect(event.body).toMatchObject({ event_action: 'trigger' });
+    });
+
+    it('verifies a signed PagerDuty webhook on its raw bytes: the acknowledge applies, a re-serialized signature is 401', async () => {
+      const key = `pd-webhook-${_platform.replace(/\W+/g, '-')}`;
+      await post('/v1/alerts')
+        .send({ severity: 'critical', alarmName: key })
+        .expect(202);
+      // PagerDuty's own formatting: bytes no JSON.stringify of the parsed body reproduces
+      const { body } = webhook('incident.acknowledged', { key });
+      const raw = JSON.stringify(JSON.parse(body), null, 1);
+      const send = (sig: string) =>
+        request(app.getHttpServer())
+          .post('/alerting/v1/pagerduty/webhooks')
+          .set('Content-Type', 'application/json')
+          .set('X-PagerDuty-Signature', sig)
+          .send(raw);
+      await send(signature(JSON.stringify(JSON.parse(raw)))).expect(401);
+      expect(
+        await dataSource.query(
+          `SELECT status FROM incidents WHERE dedup_key = '${key}'`,
+        ),
+      ).toEqual([{ status: 'triggered' }]);
+      await send(signature(raw)).expect(202);
+      expect(
+        await dataSource.query(
+          `SELECT status FROM incidents WHERE dedup_key = '${key}'`,
+        ),
+      ).toEqual([{ status: 'acknowledged' }]);
     });
 
     it('keeps the domain answers: 404 unknown incident, 409 already resolved, 401 without a key', async () => {

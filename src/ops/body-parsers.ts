@@ -35,7 +35,18 @@ export function useAlertingBodyParsers(app: INestApplication): void {
 
 function useOnExpress(app: WithBodyParser): void {
   // Nest registers its default JSON parser (100 KB) at init only if none is there yet.
-  app.useBodyParser('json', { limit: ALERTING_BODY_LIMIT_BYTES });
+  app.useBodyParser('json', {
+    limit: ALERTING_BODY_LIMIT_BYTES,
+    // Signed webhooks (PagerDuty) are verified on the bytes as sent, not a re-serialization.
+    verify: (
+      req: { originalUrl?: string; url?: string; rawBody?: Buffer },
+      _res: unknown,
+      body: Buffer,
+    ) => {
+      if ((req.originalUrl ?? req.url ?? '').includes('/pagerduty/webhooks'))
+        req.rawBody = body;
+    },
+  });
   app.useBodyParser('text', {
     type: 'text/plain',
     limit: ALERTING_BODY_LIMIT_BYTES,

@@ -8,9 +8,9 @@ import {
   Logger,
   Post,
   Req,
+  SetMetadata,
   UnauthorizedException,
 } from '@nestjs/common';
-import { RouteConfig } from '@nestjs/platform-fastify';
 import {
   ApiBody,
   ApiHeader,
@@ -27,7 +27,11 @@ import {
   type PagerDutyWebhookReceipt,
 } from './pagerduty-webhook.service.js';
 import { PagerDutyWebhookVerifier } from './pagerduty-webhook.verifier.js';
-import { RAW_BODY, rawBodyOf } from './raw-body.capture.js';
+import {
+  FASTIFY_ROUTE_CONFIG,
+  RAW_BODY,
+  rawBodyOf,
+} from './raw-body.capture.js';
 
 /**
  * PagerDuty V3 webhooks. PagerDuty cannot send an API key: the HMAC signature of the
@@ -47,7 +51,7 @@ export class PagerDutyWebhooksController {
 
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
-  @RouteConfig({ [RAW_BODY]: true })
+  @SetMetadata(FASTIFY_ROUTE_CONFIG, { [RAW_BODY]: true })
   @ApiOperation({
     summary:
       'PagerDuty V3 webhook: acknowledge, unacknowledge and resolve in PagerDuty show here',

@@ -5,13 +5,19 @@ import { PassThrough, type Readable } from 'node:stream';
 
 /** `@RouteConfig({ [RAW_BODY]: true })` keeps that route's body bytes as they arrived. */
 export const RAW_BODY = 'alertingRawBody';
+/**
+ * The metadata key behind `@RouteConfig` of @nestjs/platform-fastify, spelled here so the
+ * module loads on Express too, where that package is not installed.
+ */
+export const FASTIFY_ROUTE_CONFIG = '__fastify_route_config__';
 
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();
 const hooked = new WeakSet<object>();
 
 /** The bytes of a `RAW_BODY` route's request, before any parser touched them. */
 export function rawBodyOf(request: FastifyRequest): Buffer | undefined {
-  return rawBodies.get(request);
+  // On Express, the JSON parser of `useAlertingBodyParsers` keeps them as `rawBody`.
+  return rawBodies.get(request) ?? (request as { rawBody?: Buffer }).rawBody;
 }
 
 /**
