@@ -3,6 +3,7 @@ import { ConfigModule, registerAs, type ConfigType } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AlertingModule } from './alerting/alerting.module.js';
+import type { Clock } from './alerting/clock.js';
 import { loadAlertingConfig } from './config/alerting.config.js';
 import { dataSourceOptions } from './database/data-source.options.js';
 import { runMigrationsLocked } from './database/migrate.js';
@@ -17,7 +18,11 @@ export function alertingConfigFrom(env: Env) {
 /** The standalone service: config from the environment, its own database, the alerting module. */
 @Module({})
 export class AppModule {
-  static forRoot(env: Env = process.env): DynamicModule {
+  /** `clock`: a time source other than the system's (the scenario runner moves one) */
+  static forRoot(
+    env: Env = process.env,
+    extras: { clock?: Clock } = {},
+  ): DynamicModule {
     const alertingConfig = alertingConfigFrom(env);
     return {
       module: AppModule,
@@ -41,6 +46,7 @@ export class AppModule {
           inject: [alertingConfig.KEY],
           useFactory: (config: ConfigType<typeof alertingConfig>) => ({
             config,
+            clock: extras.clock,
           }),
         }),
         OpsModule.forRoot(alertingConfig.KEY),

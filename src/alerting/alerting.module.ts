@@ -68,7 +68,11 @@ const PROVIDERS: Provider[] = [
     inject: [ALERTING_OPTIONS],
     useFactory: (o: AlertingModuleOptions) => o.config,
   },
-  { provide: CLOCK, useValue: systemClock },
+  {
+    provide: CLOCK,
+    inject: [ALERTING_OPTIONS],
+    useFactory: (o: AlertingModuleOptions) => o.clock ?? systemClock,
+  },
   {
     provide: NOTIFIER,
     inject: [ALERTING_OPTIONS, HttpService],

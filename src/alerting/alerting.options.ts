@@ -1,4 +1,5 @@
 import type { AlertingConfig } from '../config/alerting.config.js';
+import type { Clock } from './clock.js';
 import type { Notifier } from './notifier/notifier.port.js';
 
 export const ALERTING_OPTIONS = Symbol('ALERTING_OPTIONS');
@@ -15,4 +16,6 @@ export interface AlertingModuleOptions {
   notifiers?: Notifier[];
   /** run the scheduled reconciler and the dispatcher's polling fallback; default true */
   schedule?: boolean;
+  /** the time source of every module; `alerting test` moves one to run hours in milliseconds */
+  clock?: Clock;
 }
