@@ -83,7 +83,7 @@ class ScenarioRun {
   /** per notifier, events an expectation already accounted for */
   private readonly consumed = new Map<string, Set<string>>();
   private readonly silences = new Map<string, string>();
-  /** scenario clock of the last request that sent something: `within` counts from it */
+  /** scenario clock after the last step that sent something or let time pass: `within` counts from it */
   private lastSentMs = 0;
 
   constructor(
@@ -208,6 +208,7 @@ class ScenarioRun {
       case 'advance': {
         const ms = parseDuration(b.advance)!;
         await this.driver.advance(ms);
+        this.lastSentMs = this.elapsed();
         this.log(step, undefined, `clock +${ms} ms`);
         return;
       }
@@ -685,6 +686,7 @@ class ScenarioRun {
           }
         : {}),
     });
+    this.lastSentMs = this.elapsed();
     // what arrived unasked is reported here, not again by a later expectation
     for (const ev of extra) this.consumedOf(notifier).add(eventId(ev));
   }

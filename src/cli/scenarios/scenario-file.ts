@@ -103,6 +103,12 @@ function describe(error: ErrorObject): string {
       return `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
     case 'oneOf':
       return 'matches none of the allowed forms';
+    case 'pattern':
+      return (error.params as { pattern: string }).pattern.includes(
+        'ms|s|m|h|d',
+      )
+        ? DURATION_PROBLEM
+        : (error.message ?? 'does not match its pattern');
     default:
       return error.message ?? error.keyword;
   }
@@ -120,6 +126,8 @@ function messages(base: string, errors: ErrorObject[]): string[] {
   }
   return [...byPath].map(([path, why]) => `${path}: ${why}`);
 }
+
+const DURATION_PROBLEM = 'not a duration (500ms, 30s, 5m, 4h, 1d)';
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w-]*)\s*\}\}/g;
 
@@ -262,7 +270,7 @@ function semanticProblems(
   const problems: string[] = [];
   const duration = (value: unknown, where: string) => {
     if (value !== undefined && parseDuration(value as string) === null)
-      problems.push(`${at}.${where}: not a duration (500ms, 30s, 5m, 4h, 1d)`);
+      problems.push(`${at}.${where}: ${DURATION_PROBLEM}`);
   };
   const regexes = (value: unknown, where: string) => {
     if (Array.isArray(value))
