@@ -114,16 +114,27 @@ function describe(error: ErrorObject): string {
   }
 }
 
-/** One line per field: ajv reports each branch of a oneOf, the first says enough. */
+/**
+ * One line per field. A oneOf reports every branch: the value fits none of the forms at
+ * its own path (`must be string`) and fails the closest form deeper down; the deeper
+ * error says what to fix, so the shallower ones go.
+ */
 function messages(base: string, errors: ErrorObject[]): string[] {
+  const paths = errors.map((e) => pathOf(base, e));
   const byPath = new Map<string, string>();
-  for (const e of errors) {
-    if (e.keyword === 'if') continue;
-    const path = pathOf(base, e);
-    // the oneOf summary after its branches' details adds nothing
-    if (e.keyword === 'oneOf' && byPath.has(path)) continue;
+  errors.forEach((e, i) => {
+    const path = paths[i];
+    if (e.keyword === 'if') return;
+    const shallow = ['type', 'oneOf', 'anyOf', 'enum', 'pattern'].includes(
+      e.keyword,
+    );
+    if (
+      shallow &&
+      paths.some((p) => p.startsWith(`${path}.`) || p.startsWith(`${path}[`))
+    )
+      return;
     if (!byPath.has(path)) byPath.set(path, describe(e));
-  }
+  });
   return [...byPath].map(([path, why]) => `${path}: ${why}`);
 }
 
@@ -230,6 +241,17 @@ export function parseScenario(
       string,
       unknown
     >;
+    const unknown = new Set(
+      [...JSON.stringify(step).matchAll(PLACEHOLDER)]
+        .map((m) => m[1])
+        .filter((name) => name !== 'i'),
+    );
+    if (unknown.size > 0) {
+      problems.push(
+        `${at}: ${[...unknown].map((n) => `{{${n}}}`).join(', ')} is not a var of this file (vars:, --var)`,
+      );
+      return;
+    }
     const validate = stepValidators.get(kind)!;
     if (!validate(step)) {
       problems.push(...messages(at, validate.errors ?? []));
