@@ -209,7 +209,7 @@ steps:
       expect(xml).not.toContain('<failure');
       // routing.yaml sits beside them and is not a scenario
       expect(xml).not.toContain('routing.yaml');
-    });
+    }, 180_000);
 
     it('exits 1 on a failing file and 2 on usage errors', async () => {
       const path = write(
@@ -231,7 +231,7 @@ steps:
       expect((await cli(['test'])).code).toBe(2);
       expect((await cli(['test', join(dir, 'nope.yaml')])).code).toBe(2);
       expect((await cli(['test', path, '--report', 'pdf'])).code).toBe(2);
-    });
+    }, 180_000);
   });
 
   describe('--target: the same files against a running service', () => {

@@ -225,6 +225,7 @@ export async function startInProcess(
     const started = app;
     const startedSigner = signer;
     const startedAt = clock.now().getTime();
+    let nextTickAt = startedAt + tickMs;
     const seenAt = new WeakMap<FakePagerDutyRequest, number>();
     const routingKeys = routingKeyNames(scenario, env);
     const cleanup = routingDir;
@@ -241,8 +242,11 @@ export async function startInProcess(
             nextAttemptAt: LessThanOrEqual(clock.now().toISOString()),
           },
         });
-        const hung = pagerDuty.requests.some((r) => r.status === null);
-        if ((due === 0 && !hung) || Date.now() > limit) return;
+        // a claimed row is leased, so not due, while its request is still on the way
+        const busy =
+          dispatcher.inflightCount > 0 ||
+          pagerDuty.requests.some((r) => r.status === null);
+        if ((due === 0 && !busy) || Date.now() > limit) return;
         dispatcher.wake();
         await sleep(2);
       }
@@ -260,14 +264,27 @@ export async function startInProcess(
       tickMs,
       now: () => clock.now().getTime(),
       settle,
+      /**
+       * A discrete-event walk: the clock jumps to whichever comes first, the next
+       * reconciler tick (every RECONCILE_INTERVAL since the file started) or the next
+       * delivery retry coming due, so backoffs and ticks interleave as they would live.
+       */
       async advance(ms) {
-        let left = ms;
-        while (left > 0) {
-          const step = Math.min(tickMs, left);
-          clock.offsetMs += step;
-          left -= step;
-          if (step === tickMs || left === 0) await reconciler.tick();
-          // settle wakes the dispatcher only when something came due
+        const until = clock.now().getTime() + ms;
+        for (;;) {
+          const now = clock.now().getTime();
+          if (now >= until) return;
+          const next = await outbox.findOne({
+            where: { state: 'pending' },
+            order: { nextAttemptAt: 'ASC' },
+          });
+          const due = next ? Date.parse(next.nextAttemptAt) : Infinity;
+          const to = Math.min(until, nextTickAt, due > now ? due : Infinity);
+          clock.offsetMs += Math.max(0, to - clock.now().getTime());
+          if (clock.now().getTime() >= nextTickAt) {
+            nextTickAt += tickMs;
+            await reconciler.tick();
+          }
           await settle();
         }
       },
