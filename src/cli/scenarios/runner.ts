@@ -410,9 +410,10 @@ class ScenarioRun {
       id?: string;
       incidentId?: string;
     };
+    // one PagerDuty incident per key, the same for every event about it
     const incidentId =
       p.incidentId ??
-      `Q${p.dedupKey.length}${this.scenario.runId}`.toUpperCase();
+      `Q${createHmac('sha256', 'incident').update(p.dedupKey).digest('hex').slice(0, 12).toUpperCase()}`;
     const payload = JSON.stringify({
       event: {
         id: p.id ?? randomUUID(),
