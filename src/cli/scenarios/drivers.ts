@@ -224,12 +224,12 @@ export async function startInProcess(
     const dispatcher = app.get(DeliveryDispatcher, { strict: false });
     const started = app;
     const startedSigner = signer;
-    const startedAt = clock.now().getTime();
-    let nextTickAt = startedAt + tickMs;
-    const seenAt = new WeakMap<FakePagerDutyRequest, number>();
     const routingKeys = routingKeyNames(scenario, env);
     const cleanup = routingDir;
 
+    const startedAt = clock.now().getTime();
+    let nextTickAt = startedAt + tickMs;
+    const seenAt = new WeakMap<FakePagerDutyRequest, number>();
     // Read straight from the outbox table: settle runs once per step and per reconcile
     // interval an advance crosses, and a round trip through the HTTP API costs ~50 ms.
     const outbox = app.get(DataSource).getRepository(Delivery);
@@ -246,7 +246,13 @@ export async function startInProcess(
         const busy =
           dispatcher.inflightCount > 0 ||
           pagerDuty.requests.some((r) => r.status === null);
-        if ((due === 0 && !busy) || Date.now() > limit) return;
+        if ((due === 0 && !busy) || Date.now() > limit) {
+          // what arrived is stamped now, not when an expectation first looks
+          const at = clock.now().getTime() - startedAt;
+          for (const r of pagerDuty.requests)
+            if (r.status !== null && !seenAt.has(r)) seenAt.set(r, at);
+          return;
+        }
         dispatcher.wake();
         await sleep(2);
       }
