@@ -200,6 +200,7 @@ async function main() {
       PAGERDUTY_EVENTS_URL: pd.url,
       PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
       RATE_LIMIT_PER_MINUTE: '0',
+      INGEST_RATE_LIMIT_PER_MINUTE: '0',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     });
     await new Promise((r) => setTimeout(r, 2000));
@@ -241,6 +242,7 @@ async function main() {
       PAGERDUTY_ROUTING_KEY: '0123456789abcdef0123456789abcdef',
       PAGERDUTY_EVENTS_URL: pd.url,
       RATE_LIMIT_PER_MINUTE: '0',
+      INGEST_RATE_LIMIT_PER_MINUTE: '0',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     });
     const shippedSingle = await load(shipped.url, () =>

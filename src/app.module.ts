@@ -1,12 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, registerAs, type ConfigType } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AlertingModule } from './alerting/alerting.module.js';
 import type { Clock } from './alerting/clock.js';
 import { loadAlertingConfig } from './config/alerting.config.js';
 import { dataSourceOptions } from './database/data-source.options.js';
-import { runMigrationsLocked } from './database/migrate.js';
+import { openMigratedDataSource } from './database/migrate.js';
 import { OpsModule } from './ops/ops.module.js';
 
 type Env = Record<string, string | undefined>;
@@ -35,12 +34,8 @@ export class AppModule {
         TypeOrmModule.forRootAsync({
           inject: [alertingConfig.KEY],
           useFactory: (config: ConfigType<typeof alertingConfig>) =>
-            dataSourceOptions(config.databaseUrl),
-          dataSourceFactory: async (options) => {
-            const dataSource = await new DataSource(options!).initialize();
-            await runMigrationsLocked(dataSource);
-            return dataSource;
-          },
+            dataSourceOptions(config.databaseUrl, config.database),
+          dataSourceFactory: (options) => openMigratedDataSource(options!),
         }),
         AlertingModule.forRootAsync({
           inject: [alertingConfig.KEY],

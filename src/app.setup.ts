@@ -2,17 +2,24 @@ import { randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { AlertingExceptionFilter } from './alerting/alerting-exception.filter.js';
+import type { AlertingConfig } from './config/alerting.config.js';
 import { setupOpenApi } from './ops/openapi.js';
 import { registerSecurityHeaders } from './ops/security.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export function createAdapter(): FastifyAdapter {
+/** @param config `trustProxy`: behind a load balancer, whose X-Forwarded-For gives the client's address */
+export function createAdapter(
+  config?: Pick<AlertingConfig, 'trustProxy'>,
+): FastifyAdapter {
   // Request ids are Fastify's (pino-http reuses them): a caller's X-Request-Id, else a UUID.
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Per-address limits (keyless clients, failed API keys) need the client's address, not the proxy's.
+    // Fastify takes a hop count too; the adapter's type does not say so.
+    trustProxy: (config?.trustProxy ?? false) as boolean | string,
   });
 }
 

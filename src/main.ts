@@ -23,7 +23,7 @@ async function bootstrap() {
   }
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(process.env),
-    createAdapter(),
+    createAdapter(config),
     {
       bufferLogs: true,
     },

@@ -26,7 +26,19 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     await t?.close();
     await pd.stop();
   });
-  beforeEach(() => pd.reset());
+  beforeEach(async () => {
+    pd.reset();
+    // A row left pending by the test before (the hung send) would take the next scripted
+    // failure meant for this test's first event.
+    await expect
+      .poll(
+        () =>
+          t.dataSource.getRepository(Delivery).countBy({ state: 'pending' }),
+        { timeout: 15_000 },
+      )
+      .toBe(0);
+    pd.reset();
+  });
 
   let n = 0;
   const fire = async (
@@ -147,5 +159,128 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     const free = await fire();
     await pd.waitFor((r) => r.some((e) => e.dedupKey === free), 5_000);
     expect((await deliveriesOf(stuck))[0].state).toBe('pending');
+  });
+
+  const dead400 = () =>
+    pd.failNext(1, 400, {
+      status: 'invalid event',
+      message: 'Event object is invalid',
+      errors: ['payload.summary is missing'],
+    });
+  const stateOf = async (key: string, action: string) =>
+    (await deliveriesOf(key)).find((d) => d.action === action)?.state;
+
+  it('refuses (409) to retry a dead trigger once its resolve was delivered, so PagerDuty’s last word stays the resolve', async () => {
+    dead400();
+    const key = await fire('firing');
+    await expect.poll(() => stateOf(key, 'trigger')).toBe('dead');
+    await fire('resolved', key);
+    await expect.poll(() => stateOf(key, 'resolve')).toBe('delivered');
+    const [trigger] = await deliveriesOf(key);
+
+    const res = await t.api
+      .post(`/v1/deliveries/${trigger.id}/retry`)
+      .expect(409);
+
+    expect(res.body.message).toMatch(
+      /later resolve .* was already delivered to pagerduty/,
+    );
+    expect(await stateOf(key, 'trigger')).toBe('dead');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pd.eventsFor(key).map((e) => e.body.event_action)).toEqual([
+      'resolve',
+    ]);
+  });
+
+  it('retries a dead trigger and then its dead resolve in order', async () => {
+    dead400();
+    const key = await fire('firing');
+    await expect.poll(() => stateOf(key, 'trigger')).toBe('dead');
+    dead400();
+    await fire('resolved', key);
+    await expect.poll(() => stateOf(key, 'resolve')).toBe('dead');
+    const [trigger, resolve] = await deliveriesOf(key);
+
+    await t.api.post(`/v1/deliveries/${trigger.id}/retry`).expect(202);
+    await t.api.post(`/v1/deliveries/${resolve.id}/retry`).expect(202);
+
+    await pd.waitFor(() => pd.eventsFor(key).length === 2, 5_000);
+    expect(pd.eventsFor(key).map((e) => e.body.event_action)).toEqual([
+      'trigger',
+      'resolve',
+    ]);
+    await expect
+      .poll(async () => (await deliveriesOf(key)).map((d) => d.state))
+      .toEqual(['delivered', 'delivered']);
+  });
+
+  it('refuses (409) to retry a dead trigger while its resolve is being sent', async () => {
+    dead400();
+    const key = await fire('firing');
+    await expect.poll(() => stateOf(key, 'trigger')).toBe('dead');
+    pd.hang(true);
+    await fire('resolved', key);
+    await expect.poll(() => pd.requests.length).toBe(2);
+    const [trigger] = await deliveriesOf(key);
+
+    const res = await t.api
+      .post(`/v1/deliveries/${trigger.id}/retry`)
+      .expect(409);
+    expect(res.body.message).toMatch(/later resolve .* is being sent/);
+
+    pd.reset(); // the hung answer breaks off; the resolve is retried and delivered
+    await expect
+      .poll(() => stateOf(key, 'resolve'), { timeout: 5_000 })
+      .toBe('delivered');
+    await t.api.post(`/v1/deliveries/${trigger.id}/retry`).expect(409);
+    expect(pd.eventsFor(key).map((e) => e.body.event_action)).toEqual([
+      'resolve',
+    ]);
+  });
+
+  it('keeps a bounded, masked excerpt of a 5 MB 202 that echoes the routing key, and delivers once', async () => {
+    pd.quirkNext(1, {
+      body: (event: { routing_key: string; dedup_key: string }) => ({
+        status: 'success',
+        dedup_key: event.dedup_key,
+        routing_key: event.routing_key,
+        padding: 'x'.repeat(5_000_000),
+      }),
+    });
+    const key = await fire();
+    await expect
+      .poll(() => stateOf(key, 'trigger'), { timeout: 5_000 })
+      .toBe('delivered');
+
+    const res = await t.api.get('/v1/deliveries?state=delivered').expect(200);
+    const row = res.body.items.find(
+      (d: { dedupKey: string }) => d.dedupKey === key,
+    );
+    expect(row.attempts).toBe(1);
+    const stored = JSON.stringify(row.lastResponse);
+    expect(Buffer.byteLength(stored)).toBeLessThanOrEqual(2_200);
+    expect(stored).toContain('****cdef');
+    expect(JSON.stringify(res.body)).not.toContain(ROUTING_KEY);
+    expect(pd.eventsFor(key)).toHaveLength(1);
+  });
+
+  it('masks a routing key PagerDuty echoes in a 400, in lastError and lastResponse', async () => {
+    pd.failNext(1, 400, {
+      status: 'invalid event',
+      message: `Event object is invalid for ${ROUTING_KEY}`,
+      errors: [`routing_key ${ROUTING_KEY} is not an integration`],
+    });
+    const key = await fire();
+    await expect.poll(() => stateOf(key, 'trigger')).toBe('dead');
+
+    const res = await t.api.get('/v1/deliveries?state=dead').expect(200);
+    const row = res.body.items.find(
+      (d: { dedupKey: string }) => d.dedupKey === key,
+    );
+    expect(row.lastError).toContain('****cdef');
+    expect(row.lastResponse.errors).toEqual([
+      'routing_key ****cdef is not an integration',
+    ]);
+    expect(JSON.stringify(res.body)).not.toContain(ROUTING_KEY);
   });
 });

@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import { ServerProcess } from './support/server-process.js';
-import { createTestApp, ROUTING_KEY } from './support/test-app.js';
+import {
+  createTestApp,
+  ROUTING_KEY,
+  TEST_API_KEY,
+} from './support/test-app.js';
 import { createTestDatabase } from './support/test-database.js';
 
 const NEW_KEY = 'fedcba9876543210fedcba9876543210';
@@ -198,6 +202,71 @@ describe('Notifier selection and runtime PagerDuty settings (e2e)', () => {
     } finally {
       await db.drop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a webhook answering a 5 MB refusal, then a body that never ends, is retried within DELIVERY_TIMEOUT and stores only a masked excerpt', async () => {
+    let calls = 0;
+    const timers = new Set<NodeJS.Timeout>();
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        calls += 1;
+        const echo = `not for ${TEST_API_KEY}`;
+        if (calls === 1) {
+          res.writeHead(503, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ message: echo, pad: 'x'.repeat(5e6) }));
+        } else if (calls === 2) {
+          res.writeHead(500, { 'Content-Type': 'text/plain' });
+          res.write(`${echo} `);
+          const timer = setInterval(() => res.write('.'), 100);
+          timers.add(timer);
+          res.on('close', () => clearInterval(timer));
+        } else {
+          res.writeHead(204).end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) =>
+      server.listen(0, '127.0.0.1', resolve),
+    );
+    const port = (server.address() as { port: number }).port;
+    const t = await createTestApp({
+      env: {
+        APP_ENV: 'staging',
+        NOTIFIERS: 'webhook',
+        WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
+        DELIVERY_TIMEOUT: '1s',
+        DELIVERY_RETRY_BASE: '50ms',
+      },
+    });
+    try {
+      await t.api
+        .post('/v1/alerts')
+        .send({ severity: 'ERROR', alarmName: 'odd-hook' })
+        .expect(202);
+      const row = async () =>
+        (await t.api.get('/v1/deliveries').expect(200)).body.items[0];
+      await expect
+        .poll(async () => (await row()).attempts, { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(1);
+      const failed = await row();
+      expect(
+        Buffer.byteLength(JSON.stringify(failed.lastResponse)),
+      ).toBeLessThanOrEqual(2_200);
+      expect(JSON.stringify(failed)).not.toContain(TEST_API_KEY);
+
+      // the second answer never ends: only the send's own deadline gets past it
+      await expect
+        .poll(async () => (await row()).state, { timeout: 15_000 })
+        .toBe('delivered');
+      expect(calls).toBe(3);
+      expect(JSON.stringify(await row())).not.toContain(TEST_API_KEY);
+    } finally {
+      await t.close();
+      for (const timer of timers) clearInterval(timer);
+      server.closeAllConnections();
+      server.close();
     }
   });
 });

@@ -6,8 +6,12 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { isDatabaseUnavailable } from '../database/database-unavailable.js';
 import { AlertingError } from './alerting.errors.js';
 import { capErrors } from './validation.js';
+
+/** What a 503 asks of the sender when nothing more precise is known. */
+const RETRY_AFTER_SECONDS = '5';
 
 const DOMAIN_STATUS = {
   'not-found': 404,
@@ -30,8 +34,9 @@ const REASON: Record<number, string> = {
 
 /**
  * Every error becomes `{ statusCode, error, message }`. Domain errors map by code; HTTP
- * errors (validation, Fastify's own 413/415) keep their status; anything else is logged
- * with its stack and answered with a bare 500, so no internals leak.
+ * errors (validation, Fastify's own 413/415) keep their status; a database that cannot be
+ * reached or does not answer is a 503; anything else is logged with its stack and
+ * answered with a bare 500, so no internals leak. Every 503 carries `Retry-After`.
  */
 @Catch()
 export class AlertingExceptionFilter implements ExceptionFilter {
@@ -40,8 +45,18 @@ export class AlertingExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const { status, message, headers } = this.describe(exception);
-    if (status >= 500) this.logger.error(stackOf(exception));
+    // A deliberate HTTP 5xx (a shed webhook) is no fault to log. An outage fails every
+    // request alike: one line each, not a stack each.
+    if (status >= 500 && !(exception instanceof HttpException))
+      this.logger.error(
+        databaseDown(exception)
+          ? `${status}: database unavailable: ${messagesOf(exception)}`
+          : stackOf(exception),
+      );
     for (const [k, v] of Object.entries(headers)) void reply.header(k, v);
+    // A rate limit or lockout sets its own; every other 503 is worth a retry a bit later.
+    if (status === 503 && !reply.hasHeader('retry-after'))
+      void reply.header('Retry-After', RETRY_AFTER_SECONDS);
     void reply
       .status(status)
       .send({ statusCode: status, error: REASON[status] ?? 'Error', message });
@@ -92,6 +107,13 @@ export class AlertingExceptionFilter implements ExceptionFilter {
           : e.message;
       return { status: e.statusCode, message, headers: {} };
     }
+    if (databaseDown(exception)) {
+      return {
+        status: 503,
+        message: 'the database is unavailable right now; retry',
+        headers: {},
+      };
+    }
     return { status: 500, message: 'internal error', headers: {} };
   }
 }
@@ -101,4 +123,18 @@ function stackOf(exception: unknown): string {
   const own = (exception as Error)?.stack ?? String(exception);
   const cause = (exception as Error)?.cause;
   return cause === undefined ? own : `${own}\ncaused by: ${stackOf(cause)}`;
+}
+
+function databaseDown(exception: unknown): boolean {
+  return (
+    !(exception instanceof HttpException) &&
+    !(exception instanceof AlertingError) &&
+    isDatabaseUnavailable(exception)
+  );
+}
+
+function messagesOf(exception: unknown): string {
+  const own = (exception as Error)?.message ?? String(exception);
+  const cause = (exception as Error)?.cause;
+  return cause === undefined ? own : `${own} (caused by: ${messagesOf(cause)})`;
 }

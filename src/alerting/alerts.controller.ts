@@ -23,11 +23,13 @@ import { IncidentService } from './incident.service.js';
 import { TEMPLATE_NAMES, isTemplateName, renderTemplate } from './templates.js';
 import { validateDto } from './validation.js';
 import { BadRequestException } from '@nestjs/common';
+import { IngestRoute } from '../ops/ingest-route.decorator.js';
 
 const MAX_BATCH = 1000;
 
 @ApiTags('alerts')
 @ApiExtraModels(AlertDto)
+@IngestRoute('api')
 @Controller('v1/alerts')
 export class AlertsController {
   constructor(

@@ -1,7 +1,12 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { IncidentQueries, deliveryView } from './incident.queries.js';
-import { parseLimit, parseList } from './incidents.controller.js';
+import {
+  parseCursor,
+  parseIntegerId,
+  parseLimit,
+  parseList,
+} from './query-params.js';
 import type { DeliveryState } from './notifier/delivery.entity.js';
 import { OutboxService } from './notifier/outbox.service.js';
 
@@ -32,23 +37,24 @@ export class DeliveriesController {
   })
   @ApiQuery({ name: 'cursor', required: false })
   list(
-    @Query('state') state?: string,
-    @Query('limit') limit?: string,
-    @Query('cursor') cursor?: string,
+    @Query('state') state?: unknown,
+    @Query('limit') limit?: unknown,
+    @Query('cursor') cursor?: unknown,
   ) {
     return this.queries.deliveries(
       parseList('state', state, STATES),
       parseLimit(limit),
-      cursor,
+      parseCursor(cursor, 'integer'),
     );
   }
 
   @Post(':id/retry')
   @HttpCode(202)
   @ApiOperation({
-    summary: 'Re-queue a dead delivery; 404 unknown, 409 not dead',
+    summary:
+      'Re-queue a dead delivery; 404 unknown, 409 not dead or overtaken (a later event of its notifier and key was delivered or is being sent)',
   })
   async retry(@Param('id') id: string) {
-    return deliveryView(await this.outbox.retry(Number(id)));
+    return deliveryView(await this.outbox.retry(parseIntegerId('id', id)));
   }
 }

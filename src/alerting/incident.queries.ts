@@ -5,6 +5,7 @@ import { AlertingError } from './alerting.errors.js';
 import { IncidentEvent } from './incident-event.entity.js';
 import { Incident, type IncidentStatus } from './incident.entity.js';
 import { Delivery, type DeliveryState } from './notifier/delivery.entity.js';
+import { encodeCursor, type CursorPosition } from './query-params.js';
 
 export interface Page<T> {
   items: T[];
@@ -60,10 +61,6 @@ export function deliveryView(d: Delivery) {
   };
 }
 
-function encodeCursor(createdAt: string, id: string | number): string {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-}
-
 /** `limit + 1` rows were read: the extra one only says whether a next page exists. */
 function toPage<R extends { createdAt: string; id: string | number }, V>(
   rows: R[],
@@ -81,24 +78,6 @@ function toPage<R extends { createdAt: string; id: string | number }, V>(
   };
 }
 
-function decodeCursor(cursor: string): [string, string | number] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === 'string'
-    )
-      return value as [string, string];
-  } catch {
-    // falls through to the 400 below
-  }
-  throw new AlertingError(
-    'invalid',
-    'cursor is not a cursor this API returned',
-  );
-}
-
 @Injectable()
 export class IncidentQueries {
   constructor(private readonly db: DatabaseService) {}
@@ -106,7 +85,7 @@ export class IncidentQueries {
   async list(
     statuses: IncidentStatus[],
     limit: number,
-    cursor?: string,
+    cursor?: CursorPosition<string>,
   ): Promise<Page<ReturnType<typeof incidentView>>> {
     return this.db.read(async (m) => {
       const q = m
@@ -116,13 +95,11 @@ export class IncidentQueries {
         .limit(limit + 1);
       if (statuses.length > 0)
         q.andWhere('i.status IN (:...statuses)', { statuses });
-      if (cursor) {
-        const [createdAt, id] = decodeCursor(cursor);
+      if (cursor)
         q.andWhere(
           '(i.created_at < :createdAt OR (i.created_at = :createdAt AND i.id < :id))',
-          { createdAt, id },
+          cursor,
         );
-      }
       return toPage(await q.getMany(), limit, incidentView);
     });
   }
@@ -166,7 +143,7 @@ export class IncidentQueries {
   async deliveries(
     states: DeliveryState[],
     limit: number,
-    cursor?: string,
+    cursor?: CursorPosition<number>,
   ): Promise<Page<ReturnType<typeof deliveryView>>> {
     return this.db.read(async (m) => {
       const where: FindOptionsWhere<Delivery> =
@@ -176,8 +153,7 @@ export class IncidentQueries {
         .where(where)
         .orderBy('d.id', 'DESC')
         .limit(limit + 1);
-      if (cursor)
-        q.andWhere('d.id < :id', { id: Number(decodeCursor(cursor)[1]) });
+      if (cursor) q.andWhere('d.id < :id', { id: cursor.id });
       return toPage(await q.getMany(), limit, deliveryView);
     });
   }

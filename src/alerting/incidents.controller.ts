@@ -1,49 +1,11 @@
-import {
-  BadRequestException,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-} from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { IncidentStatus } from './incident.entity.js';
 import { IncidentQueries, incidentView } from './incident.queries.js';
 import { IncidentService } from './incident.service.js';
+import { parseCursor, parseLimit, parseList } from './query-params.js';
 
 const STATUSES: IncidentStatus[] = ['triggered', 'acknowledged', 'resolved'];
-
-export function parseList<T extends string>(
-  name: string,
-  raw: string | undefined,
-  allowed: readonly T[],
-): T[] {
-  const values = (raw ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const bad = values.filter((v) => !allowed.includes(v as T));
-  if (bad.length > 0)
-    throw new BadRequestException([
-      `${name} must be a comma list of ${allowed.join(', ')}; got ${bad.join(', ')}`,
-    ]);
-  return values as T[];
-}
-
-export function parseLimit(
-  raw: string | undefined,
-  fallback = 50,
-  max = 500,
-): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max)
-    throw new BadRequestException([
-      `limit must be an integer from 1 to ${max}`,
-    ]);
-  return n;
-}
 
 @ApiTags('incidents')
 @Controller('v1/incidents')
@@ -71,14 +33,14 @@ export class IncidentsController {
     description: 'nextCursor of the previous page',
   })
   list(
-    @Query('status') status?: string,
-    @Query('limit') limit?: string,
-    @Query('cursor') cursor?: string,
+    @Query('status') status?: unknown,
+    @Query('limit') limit?: unknown,
+    @Query('cursor') cursor?: unknown,
   ) {
     return this.queries.list(
       parseList('status', status, STATUSES),
       parseLimit(limit),
-      cursor,
+      parseCursor(cursor, 'uuid'),
     );
   }
 

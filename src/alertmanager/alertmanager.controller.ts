@@ -18,6 +18,7 @@ import {
   AlertmanagerMappingError,
   mapAlertmanagerWebhook,
 } from './alertmanager.mapper.js';
+import { IngestRoute } from '../ops/ingest-route.decorator.js';
 
 /**
  * Prometheus Alertmanager's webhook receiver (`version: "4"`). Alertmanager retries a
@@ -25,6 +26,7 @@ import {
  * 503 here, and anything it could not (a malformed payload) a 4xx, or it retries forever.
  */
 @ApiTags('alertmanager')
+@IngestRoute('webhook')
 @Controller('v1/alertmanager')
 export class AlertmanagerController {
   private readonly logger = new Logger('Alertmanager');

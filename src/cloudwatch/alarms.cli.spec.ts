@@ -38,8 +38,11 @@ describe(runAlarmsCli.name, () => {
     expect(sut.out).toContain('Usage: npm run alarms -- <plan|apply>');
   });
 
-  it('fails on an unknown command and on bad configuration', async () => {
-    expect((await run('destroy')).code).toBe(1);
+  it('exits 2 (usage) on an unknown or missing command, 1 on bad configuration', async () => {
+    const unknown = await run('destroy');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('unknown command "destroy"');
+    expect((await run()).code).toBe(2);
     env.SNS_TOPIC_ARN = undefined;
     env.APP_ENV = 'prod';
 

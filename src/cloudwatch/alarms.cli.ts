@@ -17,6 +17,8 @@ Keeps the hybrid-routing CloudWatch alarms of one environment in line with the c
   plan    show what would be created, updated or deleted (changes nothing)
   apply   create/update with PutMetricAlarm, delete owned alarms no longer defined
 
+Exit codes: 0 success, 1 failure (invalid configuration, a conflict, an AWS error), 2 usage.
+
 Only alarms tagged ManagedBy=orchestrator-alerting and named <APP_ENV>-hybrid-routing-*
 are ever changed or deleted; a same-named alarm without the tag is reported as a
 conflict and left alone (apply then exits 1).
@@ -49,7 +51,8 @@ export async function runAlarmsCli(
   if (command !== 'plan' && command !== 'apply') {
     io.err(command ? `unknown command "${command}"` : 'missing command');
     io.err(USAGE);
-    return 1;
+    // a usage error, as for every other command of the CLI: scripts tell it from a failed apply
+    return 2;
   }
 
   const environment = env.APP_ENV || 'development';

@@ -15,6 +15,7 @@ import {
   CloudWatchMappingError,
   mapEventBridgeAlarmEvent,
 } from './alarm-message.mapper.js';
+import { IngestRoute } from '../ops/ingest-route.decorator.js';
 
 const MAX_BATCH = 100;
 
@@ -28,6 +29,7 @@ export type EventResult =
  * target posts them: one event object, or an array of them (accepted or rejected whole).
  */
 @ApiTags('cloudwatch')
+@IngestRoute('webhook')
 @Controller('v1/cloudwatch/events')
 export class CloudWatchEventsController {
   constructor(

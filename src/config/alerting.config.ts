@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { parseDuration } from './duration.js';
@@ -15,6 +16,8 @@ export type NotifierName = 'pagerduty' | 'sns' | 'webhook' | 'log';
 export interface AlertingConfig {
   port: number;
   host: string;
+  /** Fastify's trustProxy: whose X-Forwarded-For to believe for the client's address */
+  trustProxy: boolean | number | string;
   appEnv: AppEnv;
   databaseUrl: string;
   notifiers: NotifierName[];
@@ -40,6 +43,12 @@ export interface AlertingConfig {
   apiKeys: string[];
   /** requests per client (API key, else address) per minute on the standalone app; 0 turns it off */
   rateLimitPerMinute: number;
+  /** the same for the ingestion routes, a budget of their own; 0 turns it off */
+  ingestRateLimitPerMinute: number;
+  /** failed API key checks per source address per minute before it is refused; 0 turns it off */
+  authFailuresPerMinute: number;
+  /** PostgreSQL: give up connecting / waiting for a statement after this long (503 to the client) */
+  database: { connectTimeoutMs: number; queryTimeoutMs: number };
   incidentResolveTimeoutMs: number;
   reconcileIntervalMs: number;
   /** the reconciler also asks CloudWatch DescribeAlarms about alarm incidents (RECONCILE_CLOUDWATCH) */
@@ -48,6 +57,8 @@ export interface AlertingConfig {
     retryBaseMs: number;
     retryMaxMs: number;
     maxAgeMs: number;
+    /** whole budget of one send (PagerDuty, webhook, SNS), connect to last byte read */
+    timeoutMs: number;
     leaseMs: number;
     pollIntervalMs: number;
     concurrency: number;
@@ -73,9 +84,15 @@ const EXTRA_DURATIONS = {
   DELIVERY_RETRY_BASE: '1s',
   DELIVERY_RETRY_MAX: '5m',
   DELIVERY_MAX_AGE: '24h',
+  DELIVERY_TIMEOUT: '10s',
   DELIVERY_LEASE: '30s',
   DISPATCH_POLL_INTERVAL: '1s',
+  DATABASE_CONNECT_TIMEOUT: '5s',
+  DATABASE_QUERY_TIMEOUT: '5s',
 } as const;
+
+/** Shorter keys can be guessed; the guard also stops an address after repeated failures. */
+export const MIN_API_KEY_LENGTH = 16;
 
 /**
  * Validates the whole environment and returns the typed config, or throws one
@@ -112,6 +129,13 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
   if (appEnv !== 'development' && apiKeys.length === 0) {
     problems.push(`API_KEYS: required when APP_ENV is ${appEnv}`);
   }
+  const short = apiKeys.filter((k) => k.length < MIN_API_KEY_LENGTH).length;
+  if (short > 0) {
+    // Neither the keys nor their position: a message may end up in a ticket.
+    problems.push(
+      `API_KEYS: every key needs at least ${MIN_API_KEY_LENGTH} characters; ${short} of ${apiKeys.length} ${short === 1 ? 'is' : 'are'} shorter`,
+    );
+  }
   const durations: Record<string, number> = {};
   for (const [name, fallback] of Object.entries(EXTRA_DURATIONS)) {
     const parsed = parseDuration(env[name] ?? fallback);
@@ -125,11 +149,21 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
   if (reconcileMs === 0) problems.push('RECONCILE_INTERVAL: must be above 0');
   if (reconcileMs !== null && reconcileMs > TIMER_MAX_MS)
     problems.push('RECONCILE_INTERVAL: must be at most 24d');
+  // Zero would mean waiting forever on a database that accepts connections and never answers.
+  for (const name of ['DATABASE_CONNECT_TIMEOUT', 'DATABASE_QUERY_TIMEOUT'])
+    if (env[name] !== undefined && parseDuration(env[name]) === 0)
+      problems.push(`${name}: must be above 0`);
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY);
+  if (trustProxy === null)
+    problems.push(
+      'TRUST_PROXY: must be true, false, a hop count, or a comma list of proxy addresses/CIDRs',
+    );
   if (problems.length > 0) throw new ConfigValidationError(problems);
 
   return {
     port: schema.PORT ?? 3000,
     host: env.HOST ?? '0.0.0.0',
+    trustProxy: trustProxy ?? false,
     appEnv,
     databaseUrl: env.DATABASE_URL ?? 'sqlite:./data/alerting.sqlite',
     notifiers: [...new Set(notifiers)] as NotifierName[],
@@ -168,6 +202,12 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
     },
     apiKeys,
     rateLimitPerMinute: schema.RATE_LIMIT_PER_MINUTE ?? 6000,
+    ingestRateLimitPerMinute: schema.INGEST_RATE_LIMIT_PER_MINUTE ?? 60_000,
+    authFailuresPerMinute: schema.AUTH_FAILURES_PER_MINUTE ?? 20,
+    database: {
+      connectTimeoutMs: durations.DATABASE_CONNECT_TIMEOUT,
+      queryTimeoutMs: durations.DATABASE_QUERY_TIMEOUT,
+    },
     incidentResolveTimeoutMs: parseDuration(
       env.INCIDENT_RESOLVE_TIMEOUT ?? '4h',
     )!,
@@ -181,6 +221,7 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
       retryBaseMs: durations.DELIVERY_RETRY_BASE,
       retryMaxMs: durations.DELIVERY_RETRY_MAX,
       maxAgeMs: durations.DELIVERY_MAX_AGE,
+      timeoutMs: durations.DELIVERY_TIMEOUT,
       leaseMs: durations.DELIVERY_LEASE,
       pollIntervalMs: durations.DISPATCH_POLL_INTERVAL,
       concurrency: 32,
@@ -188,8 +229,32 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
   };
 }
 
-/** `****` + last 4 characters: how every secret appears in logs, responses and the CLI. */
+function parseTrustProxy(
+  value: string | undefined,
+): boolean | number | string | null {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = splitList(value);
+  const valid = entries.every((entry) => {
+    const [address, bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    if (bits === undefined) return true;
+    return /^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+  });
+  return valid && entries.length > 0 ? entries.join(',') : null;
+}
+
+/** Below this length the last 4 characters would give away too much of a secret. */
+const MIN_MASKED_TAIL_LENGTH = 16;
+
+/**
+ * `****` + last 4 characters: how every secret appears in logs, responses and the CLI.
+ * A secret shorter than 16 characters shows as `****` alone.
+ */
 export function maskSecret(value: string | undefined | null): string | null {
   if (!value) return null;
+  if (value.length < MIN_MASKED_TAIL_LENGTH) return '****';
   return `****${value.slice(-4)}`;
 }

@@ -103,6 +103,7 @@ const urlOptions = {
 export class EnvSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT?: number;
   @IsOptional() @IsString() HOST?: string;
+  @IsOptional() @IsString() TRUST_PROXY?: string;
   @IsOptional() @IsIn(APP_ENVS) APP_ENV?: (typeof APP_ENVS)[number];
   @IsOptional() @Validate(IsDatabaseUrl) DATABASE_URL?: string;
   @IsOptional() @Validate(IsNotifierList) NOTIFIERS?: string;
@@ -144,6 +145,16 @@ export class EnvSchema {
   @IsInt()
   @Min(0)
   RATE_LIMIT_PER_MINUTE?: number;
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  INGEST_RATE_LIMIT_PER_MINUTE?: number;
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  AUTH_FAILURES_PER_MINUTE?: number;
   @IsOptional() @Validate(IsDuration) INCIDENT_RESOLVE_TIMEOUT?: string;
   @IsOptional() @Validate(IsDuration) RECONCILE_INTERVAL?: string;
   @IsOptional()

@@ -1,5 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import pg from 'pg';
 import type { DataSourceOptions } from 'typeorm';
 import { Incident } from '../alerting/incident.entity.js';
 import { IncidentEvent } from '../alerting/incident-event.entity.js';
@@ -17,8 +18,71 @@ export const alertingEntities = [
   SnsMessageRecord,
 ];
 
+/** How long to wait for PostgreSQL before answering 503; unset waits forever. */
+export interface DatabaseTimeouts {
+  connectTimeoutMs: number;
+  queryTimeoutMs: number;
+}
+
+/**
+ * A pg client that leaves the pool once a statement timed out on our side: its answer may
+ * still be due (a stalled network), or never come (a peer that vanished without a FIN),
+ * and every statement queued behind it on that connection would wait as long.
+ */
+class DeadlineClient extends pg.Client {
+  constructor(config: pg.ClientConfig & { connectDeadlineMs?: number }) {
+    // The pool's connectionTimeoutMillis bounds its queue as well; a connection attempt
+    // gets the shorter DATABASE_CONNECT_TIMEOUT of its own.
+    super({
+      ...config,
+      connectionTimeoutMillis:
+        config.connectDeadlineMs ?? config.connectionTimeoutMillis,
+    });
+  }
+
+  override query(...args: unknown[]): any {
+    const result = (super.query as (...a: unknown[]) => unknown)(...args);
+    if (result instanceof Promise)
+      result.catch((error: Error) => {
+        // end() marks the client as ending at once, before the query's caller releases it
+        if (error?.message === 'Query read timeout')
+          this.end().catch(() => undefined);
+      });
+    return result;
+  }
+}
+
+/** Identity of each SQLite file as opened, to notice it deleted or replaced under the process. */
+const openedFiles = new WeakMap<
+  object,
+  { file: string; dev: number; ino: number }
+>();
+
+/**
+ * Why the SQLite file a connection opened can no longer be trusted, if it cannot: deleted
+ * or replaced, it still answers from the old inode, and every write would vanish at the
+ * next start. Undefined for PostgreSQL, in-memory SQLite and a host's own connection.
+ */
+export function sqliteFileProblem(connection: unknown): string | undefined {
+  const opened =
+    typeof connection === 'object' && connection !== null
+      ? openedFiles.get(connection)
+      : undefined;
+  if (!opened) return undefined;
+  try {
+    const now = statSync(opened.file);
+    if (now.ino === opened.ino && now.dev === opened.dev) return undefined;
+    return `the SQLite file ${opened.file} was replaced while open`;
+  } catch {
+    return `the SQLite file ${opened.file} is gone (deleted or moved while open)`;
+  }
+}
+
 /** TypeORM options for `DATABASE_URL` (`sqlite:<file>`, `sqlite::memory:`, `postgres://…`). */
-export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
+export function dataSourceOptions(
+  databaseUrl: string,
+  timeouts?: DatabaseTimeouts,
+): DataSourceOptions {
   const common = {
     entities: alertingEntities,
     migrations: alertingMigrations,
@@ -41,8 +105,45 @@ export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
         db.pragma('busy_timeout = 5000');
+        if (database !== ':memory:') {
+          const opened = resolve(database);
+          const { dev, ino } = statSync(opened);
+          openedFiles.set(db, { file: opened, dev, ino });
+        }
       },
     };
   }
-  return { ...common, type: 'postgres', url: databaseUrl, poolSize: 10 };
+  return {
+    ...common,
+    type: 'postgres',
+    url: databaseUrl,
+    poolSize: 10,
+    ...(timeouts
+      ? {
+          // The pool's wait for a free connection: under a burst the queue is legitimate,
+          // so it may last a connection attempt plus a statement before it is a 503.
+          connectTimeoutMS: timeouts.connectTimeoutMs + timeouts.queryTimeoutMs,
+          extra: {
+            connectDeadlineMs: timeouts.connectTimeoutMs,
+            // The server cancels first and the connection stays usable; the client-side
+            // deadline a second later catches a server or network that stopped answering.
+            statement_timeout: timeouts.queryTimeoutMs,
+            query_timeout: timeouts.queryTimeoutMs + 1000,
+            Client: DeadlineClient,
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * The same options with no statement deadline, for migrations: an index build may take
+ * minutes, and a second instance waits on the migration lock until the first is done.
+ */
+export function migrationOptions(
+  options: DataSourceOptions,
+): DataSourceOptions {
+  if (options.type !== 'postgres') return options;
+  // (the lock holds one connection while the migrations run on another)
+  return { ...options, poolSize: 2, extra: {} };
 }

@@ -7,6 +7,8 @@ import {
   type ObjectLiteral,
 } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { sqliteFileProblem } from './data-source.options.js';
+import { DatabaseUnavailableError } from './database-unavailable.js';
 
 type Work<T> = (manager: EntityManager) => Promise<T>;
 interface Queued {
@@ -91,7 +93,33 @@ export class DatabaseService {
     }
   }
 
+  /**
+   * Throws when the database cannot serve: not connected, its SQLite file deleted or
+   * replaced, or not answering `SELECT 1`. For readiness probes.
+   */
+  async ping(): Promise<void> {
+    if (!this.dataSource.isInitialized)
+      throw new DatabaseUnavailableError('the database connection is closed');
+    this.assertSqliteFile();
+    await this.dataSource.query('SELECT 1');
+  }
+
+  private assertSqliteFile(): void {
+    const problem = sqliteFileProblem(
+      (this.dataSource.driver as { databaseConnection?: unknown })
+        .databaseConnection,
+    );
+    if (problem) throw new DatabaseUnavailableError(problem);
+  }
+
   private async commitGroup(group: Queued[]): Promise<void> {
+    try {
+      // A commit into a deleted file would be acknowledged, then gone at the next start.
+      this.assertSqliteFile();
+    } catch (error) {
+      for (const item of group) item.reject(error);
+      return;
+    }
     const runner = this.dataSource.createQueryRunner();
     const outcomes: (
       { ok: true; value: unknown } | { ok: false; error: unknown }

@@ -1,4 +1,5 @@
-import type { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { migrationOptions } from './data-source.options.js';
 
 /** Arbitrary but fixed: every instance of this service contends for the same lock. */
 const MIGRATION_LOCK_ID = 7_318_004_211;
@@ -25,4 +26,25 @@ export async function runMigrationsLocked(
       .catch(() => undefined);
     await runner.release();
   }
+}
+
+/**
+ * The service's DataSource, migrated. On PostgreSQL migrations run on a connection of
+ * their own without the service's statement deadline (see `migrationOptions`).
+ */
+export async function openMigratedDataSource(
+  options: DataSourceOptions,
+): Promise<DataSource> {
+  if (options.type !== 'postgres') {
+    const dataSource = await new DataSource(options).initialize();
+    await runMigrationsLocked(dataSource);
+    return dataSource;
+  }
+  const migrator = await new DataSource(migrationOptions(options)).initialize();
+  try {
+    await runMigrationsLocked(migrator);
+  } finally {
+    await migrator.destroy();
+  }
+  return new DataSource(options).initialize();
 }

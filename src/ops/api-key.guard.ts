@@ -15,13 +15,19 @@ import {
   ApiSecurity,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import { DEFAULT_IPV6_SUBNET_PREFIX, normalizeIp } from '@nestjs/throttler';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
 import type { AlertingConfig } from '../config/alerting.config.js';
+import { comeBackLater } from './ingest-route.decorator.js';
 import { IS_PUBLIC } from './public.decorator.js';
 
 export const API_KEY_SCHEME = 'api-key';
 export const BEARER_SCHEME = 'bearer';
+
+const WINDOW_MS = 60_000;
+/** Addresses tracked at once; past this the oldest windows are dropped first. */
+const MAX_TRACKED_ADDRESSES = 10_000;
 
 // Digests have a fixed length, so timingSafeEqual never sees unequal lengths and the
 // comparison reveals neither a key's content nor its length.
@@ -53,12 +59,14 @@ export function presentedKey(
 export class ApiKeyGuard implements CanActivate {
   private readonly logger = new Logger('Auth');
   private readonly keys: Buffer[];
+  private readonly failures: FailureWindows;
 
   constructor(
     @Inject(ALERTING_CONFIG) config: AlertingConfig,
     private readonly reflector: Reflector,
   ) {
     this.keys = config.apiKeys.map(digest);
+    this.failures = new FailureWindows(config.authFailuresPerMinute);
     if (this.keys.length === 0) {
       // Config validation refuses staging/production without keys; this is development.
       this.logger.warn(
@@ -76,9 +84,23 @@ export class ApiKeyGuard implements CanActivate {
       ])
     )
       return true;
-    const key = presentedKey(
-      context.switchToHttp().getRequest<FastifyRequest>().headers,
-    );
+    const http = context.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    // Checked before the key: answering a right key differently while an address is locked
+    // out would turn the lockout into an oracle. Every request of that address waits.
+    // An IPv6 client owns a whole /64: counted per address, it could rotate past the limit.
+    const address = normalizeIp(request.ip, DEFAULT_IPV6_SUBNET_PREFIX);
+    const lockedForMs = this.failures.lockedForMs(address);
+    if (lockedForMs > 0) {
+      void http
+        .getResponse<FastifyReply>()
+        .header('Retry-After', String(Math.ceil(lockedForMs / 1000)));
+      throw comeBackLater(
+        context,
+        'too many failed API key checks from this address; retry after Retry-After seconds',
+      );
+    }
+    const key = presentedKey(request.headers);
     if (key === undefined) {
       throw new UnauthorizedException(
         'missing API key: send Authorization: Bearer <key> or X-API-Key: <key>',
@@ -88,8 +110,62 @@ export class ApiKeyGuard implements CanActivate {
     // Every configured key is compared, so timing does not tell which one matched.
     let ok = false;
     for (const k of this.keys) ok = timingSafeEqual(k, candidate) || ok;
-    if (!ok) throw new UnauthorizedException('invalid API key');
+    if (!ok) {
+      if (this.failures.record(address))
+        this.logger.warn(
+          `address ${address} locked out for up to a minute after repeated invalid API keys`,
+        );
+      throw new UnauthorizedException('invalid API key');
+    }
     return true;
+  }
+}
+
+/**
+ * Invalid keys per source address in fixed one-minute windows: an address that reaches
+ * the limit is refused until its window ends, so guessing costs a minute per `limit`
+ * tries. A missing key is a misconfiguration, not a guess, and is not counted.
+ */
+class FailureWindows {
+  private readonly windows = new Map<
+    string,
+    { count: number; endsAt: number }
+  >();
+
+  constructor(private readonly limit: number) {}
+
+  lockedForMs(address: string, now = Date.now()): number {
+    if (this.limit === 0) return 0;
+    const window = this.windows.get(address);
+    if (!window) return 0;
+    if (window.endsAt <= now) {
+      this.windows.delete(address);
+      return 0;
+    }
+    return window.count >= this.limit ? window.endsAt - now : 0;
+  }
+
+  /** Counts one failure; true when it locks the address out. */
+  record(address: string, now = Date.now()): boolean {
+    if (this.limit === 0) return false;
+    let window = this.windows.get(address);
+    if (!window || window.endsAt <= now) {
+      this.windows.delete(address);
+      if (this.windows.size >= MAX_TRACKED_ADDRESSES) this.evict(now);
+      window = { count: 0, endsAt: now + WINDOW_MS };
+      // (re)inserted last, so the map stays ordered by window start
+      this.windows.set(address, window);
+    }
+    window.count += 1;
+    return window.count === this.limit;
+  }
+
+  private evict(now: number): void {
+    for (const [address, window] of this.windows) {
+      if (this.windows.size < MAX_TRACKED_ADDRESSES && window.endsAt > now)
+        break;
+      this.windows.delete(address);
+    }
   }
 }
 

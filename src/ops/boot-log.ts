@@ -17,6 +17,10 @@ export function describeConfig(
     },
     apiKeys: config.apiKeys.map((k) => maskSecret(k)),
     rateLimitPerMinute: config.rateLimitPerMinute,
+    ingestRateLimitPerMinute: config.ingestRateLimitPerMinute,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    trustProxy: config.trustProxy,
+    databaseTimeouts: config.database,
     logLevel: config.logLevel,
   };
 }

@@ -10,7 +10,6 @@ import {
   HealthCheck,
   HealthCheckService,
   HealthIndicatorService,
-  TypeOrmHealthIndicator,
   type HealthCheckResult,
 } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
@@ -18,10 +17,14 @@ import type { FastifyReply } from 'fastify';
 import { outboxStats } from '../alerting/alerting.metrics.js';
 import { DatabaseService } from '../database/database.service.js';
 
+/** Each readiness check answers within this, even from a database that accepts and never answers. */
+const CHECK_TIMEOUT_MS = 2000;
+
 /**
- * Probes. Liveness only says the event loop answers; readiness needs the database, and
- * reports the outbox backlog so an operator sees a stuck notifier without it failing the
- * probe (restarting the instance would not unstick PagerDuty).
+ * Probes. Liveness only says the event loop answers; readiness needs the database (and,
+ * on SQLite, the file it opened still in place), and reports the outbox backlog so an
+ * operator sees a stuck notifier without it failing the probe (restarting the instance
+ * would not unstick PagerDuty).
  */
 @ApiTags('operations')
 @SkipThrottle()
@@ -29,7 +32,6 @@ import { DatabaseService } from '../database/database.service.js';
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
-    private readonly typeorm: TypeOrmHealthIndicator,
     private readonly indicator: HealthIndicatorService,
     private readonly moduleRef: ModuleRef,
   ) {}
@@ -53,7 +55,7 @@ export class HealthController {
   ): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
-        () => this.typeorm.pingCheck('database', { timeout: 2000 }),
+        () => this.database(),
         () => this.outbox(),
       ]);
     } catch (error) {
@@ -64,12 +66,25 @@ export class HealthController {
     }
   }
 
+  // Resolved lazily: the alerting module may be mounted by a host app beside this one.
+  private db(): DatabaseService {
+    return this.moduleRef.get(DatabaseService, { strict: false });
+  }
+
+  private async database() {
+    const check = this.indicator.check('database');
+    try {
+      await withinDeadline(this.db().ping());
+      return check.up();
+    } catch (error) {
+      return check.down({ message: (error as Error).message });
+    }
+  }
+
   private async outbox() {
     const check = this.indicator.check('outbox');
     try {
-      // Resolved lazily: the alerting module may be mounted by a host app beside this one.
-      const db = this.moduleRef.get(DatabaseService, { strict: false });
-      const stats = await outboxStats(db);
+      const stats = await withinDeadline(outboxStats(this.db()));
       return check.up({
         pending: stats.pending,
         oldestPendingAgeSeconds: Math.round(stats.oldestPendingAgeSeconds),
@@ -79,4 +94,15 @@ export class HealthController {
       return check.down({ message: (error as Error).message });
     }
   }
+}
+
+function withinDeadline<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+      CHECK_TIMEOUT_MS,
+    );
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

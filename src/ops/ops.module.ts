@@ -1,10 +1,18 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import {
+  Module,
+  type DynamicModule,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import type { AlertingConfig } from '../config/alerting.config.js';
-import { ClientThrottlerGuard } from './client-throttler.guard.js';
+import {
+  ClientThrottlerGuard,
+  INGEST_THROTTLER,
+} from './client-throttler.guard.js';
+import { ingestSenderOf } from './ingest-route.decorator.js';
 import { HealthController } from './health.controller.js';
 import { loggerParams } from './logging.js';
 import { MetricsController } from './metrics.controller.js';
@@ -31,10 +39,26 @@ export class OpsModule {
           inject: [configToken],
           useFactory: (config: AlertingConfig) => ({
             throttlers: [
-              { ttl: MINUTE_MS, limit: Math.max(1, config.rateLimitPerMinute) },
+              {
+                ttl: MINUTE_MS,
+                limit: Math.max(1, config.rateLimitPerMinute),
+                skipIf: (context: ExecutionContext) =>
+                  config.rateLimitPerMinute === 0 ||
+                  ingestSenderOf(context) !== undefined,
+              },
+              {
+                // Alerts have their own, larger budget: a busy API client must not crowd
+                // out a page, and a shed alert costs a retry at best.
+                name: INGEST_THROTTLER,
+                ttl: MINUTE_MS,
+                limit: Math.max(1, config.ingestRateLimitPerMinute),
+                skipIf: (context: ExecutionContext) =>
+                  config.ingestRateLimitPerMinute === 0 ||
+                  ingestSenderOf(context) === undefined,
+              },
             ],
-            skipIf: () => config.rateLimitPerMinute === 0,
-            errorMessage: `rate limit of ${config.rateLimitPerMinute} requests per minute exceeded; retry after Retry-After seconds`,
+            errorMessage: (_context, detail) =>
+              `rate limit of ${detail.limit} requests per minute exceeded; retry after Retry-After seconds`,
           }),
         }),
         TerminusModule,

@@ -227,6 +227,48 @@ describe(PagerDutyClient.name, () => {
     });
   });
 
+  it('takes a 202 with a 5 MB body without holding it, keeping only its start', async () => {
+    fake.quirkNext(1, { bodyBytes: 5_000_000 });
+
+    const accepted = await sut.send(trigger);
+
+    expect(accepted.status).toBe(202);
+    expect(accepted.body).toMatchObject({ truncated: true, cut: 'limit' });
+    expect(
+      Buffer.byteLength((accepted.body as { excerpt: string }).excerpt),
+    ).toBeLessThanOrEqual(2048);
+    expect(fake.received).toHaveLength(1);
+  });
+
+  it.each([
+    [
+      'a body trickling past the deadline',
+      { trickle: { everyMs: 100, chunks: 20 } },
+    ],
+    ['a connection reset mid-body', { resetAfterBytes: 10 }],
+    ['a body that is not JSON', { body: '<html>queued</html>' }],
+  ])('takes a 202 with %s as accepted', async (_, quirk) => {
+    fake.quirkNext(1, quirk);
+    const started = performance.now();
+
+    const accepted = await sut.send(trigger);
+
+    expect(accepted.status).toBe(202);
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(fake.received).toHaveLength(1);
+  });
+
+  it('makes a 400 final whatever shape its errors have', async () => {
+    fake.failNext(1, 400, { message: { nested: true }, errors: 'one string' });
+
+    const error = await sendError(sut);
+
+    expect(error.retryable).toBe(false);
+    expect(error.message).toBe(
+      'PagerDuty rejected the event (400): invalid event',
+    );
+  });
+
   it('never puts the routing key in an error message', async () => {
     fake.failNext(1, 500, { message: `bad key ${KEY}` });
     fake.failNext(1, 400, {
@@ -254,5 +296,17 @@ describe(parseRetryAfter.name, () => {
     expect(parseRetryAfter('Sun, 01 Mar 2026 09:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+
+  it('gives no advice for negative or garbage values, and a finite one for huge ones', () => {
+    const now = Date.parse('2026-03-01T10:00:00.000Z');
+
+    for (const garbage of ['-5', '1 2', '1e3', '0x10', '', 'Sun'])
+      expect(parseRetryAfter(garbage, now)).toBeUndefined();
+    expect(parseRetryAfter('99999999999999999', now)).toBe(1e20);
+    expect(Number.isFinite(parseRetryAfter('9'.repeat(400), now))).toBe(true);
+    expect(parseRetryAfter('Fri, 31 Dec 9999 23:59:59 GMT', now)).toBe(
+      Date.parse('9999-12-31T23:59:59Z') - now,
+    );
   });
 });

@@ -1,4 +1,13 @@
 import { isAxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
+import type { Readable } from 'node:stream';
+import {
+  clampDelay,
+  cutText,
+  EXCERPT_BYTES,
+  MAX_TIMER_MS,
+  parseBody,
+  readBounded,
+} from '../alerting/notifier/bounded.js';
 import { NotifierError } from '../alerting/notifier/notifier.port.js';
 import type { PagerDutyEvent } from './pagerduty-event.builder.js';
 
@@ -25,6 +34,9 @@ export interface PagerDutyErrorBody {
 
 export const DEFAULT_PAGERDUTY_TIMEOUT_MS = 10_000;
 
+/** PagerDuty's refusals are a few hundred bytes; more than this is not PagerDuty talking. */
+const ERROR_BODY_READ_BYTES = 16 * 1024;
+
 const NETWORK_TIMEOUT_CODES = new Set([
   'ECONNABORTED',
   'ETIMEDOUT',
@@ -50,57 +62,79 @@ export class PagerDutyClient {
   async send(event: PagerDutyEvent): Promise<PagerDutyAccepted> {
     const scrub = secretScrubber(event.routing_key);
     // axios' timeout only watches the socket once connected; the abort caps the whole
-    // attempt. Cleared on the answer: AbortSignal.timeout() kept every send's signal and
-    // timer alive for the full 10 s (~22 MB at a backlog drain's 2,000 sends/s).
+    // attempt, reading the answer included. Cleared once the answer is read:
+    // AbortSignal.timeout() kept every send's signal and timer alive for the full 10 s
+    // (~22 MB at a backlog drain's 2,000 sends/s).
     const abort = new AbortController();
-    const deadline = setTimeout(() => abort.abort(), this.timeoutMs);
-    let response: AxiosResponse;
+    const deadline = setTimeout(
+      () => abort.abort(),
+      clampDelay(this.timeoutMs),
+    );
     try {
-      response = await this.http.post(this.eventsUrl(), event, {
-        headers: { 'Content-Type': 'application/json' },
-        timeout: this.timeoutMs,
-        signal: abort.signal,
-        // The status decides retry or not, so every one must reach us, redirects included
-        // (following one would turn the POST into a GET).
-        validateStatus: () => true,
-        maxRedirects: 0,
-        responseType: 'json',
-      });
-    } catch (error) {
-      throw this.transportError(error, scrub);
+      let response: AxiosResponse<Readable>;
+      try {
+        response = await this.http.post(this.eventsUrl(), event, {
+          headers: { 'Content-Type': 'application/json' },
+          timeout: clampDelay(this.timeoutMs),
+          signal: abort.signal,
+          // The status decides retry or not, so every one must reach us, redirects included
+          // (following one would turn the POST into a GET).
+          validateStatus: () => true,
+          maxRedirects: 0,
+          // Read by hand, bounded: a buffered answer is held whole in memory, and an axios
+          // size limit turns a 202 with a big body into an error, so the event is sent again.
+          responseType: 'stream',
+        });
+      } catch (error) {
+        throw this.transportError(error, scrub);
+      }
+      // A 202 is the whole answer PagerDuty owes us; only its excerpt is kept. Other statuses
+      // carry the reason (message, errors) the operator needs, so more of them is read.
+      const limit =
+        response.status === 202 ? EXCERPT_BYTES : ERROR_BODY_READ_BYTES;
+      const body = parseBody(
+        await readBounded(response.data, limit, abort.signal),
+      );
+      return this.interpret(response.status, response.headers, body, scrub);
     } finally {
       clearTimeout(deadline);
     }
-    return this.interpret(response, scrub);
   }
 
   private interpret(
-    response: AxiosResponse,
+    status: number,
+    headers: AxiosResponse['headers'],
+    body: unknown,
     scrub: (text: string) => string,
   ): PagerDutyAccepted {
-    const { status, data: body } = response;
+    // The status line is PagerDuty's word: a body cut short, slow or not JSON changes nothing.
     if (status === 202) return { status: 202, body };
 
     if (status === 400) {
       const refused = asErrorBody(body);
-      const reasons = (refused.errors ?? []).map(String).join('; ');
-      const message =
-        `PagerDuty rejected the event (400): ${refused.message ?? 'invalid event'}` +
-        (reasons ? ` — ${reasons}` : '');
+      const reasons = Array.isArray(refused.errors)
+        ? refused.errors.map(String).join('; ')
+        : '';
+      const message = cutText(
+        `PagerDuty rejected the event (400): ${typeof refused.message === 'string' ? refused.message : 'invalid event'}` +
+          (reasons ? ` — ${reasons}` : ''),
+      );
       return fail(scrub(message), false, { status, body });
     }
 
     if (status === 429) {
-      const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-      return fail(
-        `PagerDuty throttled the event (429)${retryAfterMs !== undefined ? `, retry after ${retryAfterMs} ms` : ''}`,
-        true,
-        {
-          status,
-          body,
-          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        },
-      );
+      const header: unknown = headers['retry-after'];
+      const retryAfterMs = parseRetryAfter(header);
+      // The header as given (cut): the dispatcher caps the delay it actually waits.
+      const given =
+        typeof header === 'string'
+          ? `, Retry-After: ${cutText(header.replace(/[^\x20-\x7e]/g, '?'), 64)}`
+          : '';
+      return fail(`PagerDuty throttled the event (429)${given}`, true, {
+        status,
+        body,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
     }
 
     if (status === 408 || status >= 500) {
@@ -174,14 +208,23 @@ function describeBody(body: unknown): string {
   return message ? `: ${String(message).slice(0, 500)}` : '';
 }
 
-/** `Retry-After` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+/**
+ * `Retry-After` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3); anything else
+ * (negative, garbage) is no advice at all. The result is finite but may be huge (years):
+ * the dispatcher caps it at `DELIVERY_RETRY_MAX`.
+ */
 export function parseRetryAfter(
   header: unknown,
   now: number = Date.now(),
 ): number | undefined {
   if (typeof header !== 'string' || header.trim() === '') return undefined;
   const value = header.trim();
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  if (/^\d+(\.\d+)?$/.test(value)) {
+    const ms = Math.round(Number(value) * 1000);
+    return Number.isFinite(ms) ? ms : MAX_TIMER_MS;
+  }
+  // Date.parse alone takes "-5" or "1 2" for dates; an HTTP date starts with a day name.
+  if (!/^[A-Za-z]{3,9},? /.test(value)) return undefined;
   const date = Date.parse(value);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

@@ -19,6 +19,7 @@ import { AlertingError } from '../alerting/alerting.errors.js';
 import { Public } from '../ops/public.decorator.js';
 import { SnsInboxService, type SnsReceipt } from './sns-inbox.service.js';
 import { SnsVerificationError } from './sns-signature.verifier.js';
+import { IngestRoute } from '../ops/ingest-route.decorator.js';
 
 /** Failures on our side or AWS's that a retry by SNS can cure; every other one is final. */
 const TRANSIENT = new Set(['cert-fetch-failed', 'subscribe-failed']);
@@ -29,6 +30,7 @@ const TRANSIENT = new Set(['cert-fetch-failed', 'subscribe-failed']);
  */
 @ApiTags('sns')
 @Public()
+@IngestRoute('webhook')
 @Controller('v1/sns')
 export class SnsController {
   private readonly logger = new Logger('Sns');

@@ -68,6 +68,39 @@ describe(SnsNotifier.name, () => {
     await fake.stop();
   });
 
+  it('gives up on an endpoint that never answers, retryably, after timeoutMs', async () => {
+    const { createServer } = await import('node:http');
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) =>
+      silent.listen(0, '127.0.0.1', resolve),
+    );
+    const hungClient = new SNSClient({
+      region: 'eu-central-1',
+      endpoint: `http://127.0.0.1:${(silent.address() as { port: number }).port}`,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    const hung = new SnsNotifier({
+      topicArn: TOPIC,
+      client: hungClient,
+      timeoutMs: 300,
+    });
+    const started = performance.now();
+    try {
+      const error = await hung.send(event()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotifierError);
+      expect((error as NotifierError).retryable).toBe(true);
+      expect((error as NotifierError).message).toBe(
+        'SNS did not answer within 300 ms',
+      );
+      expect(performance.now() - started).toBeLessThan(2_000);
+    } finally {
+      hungClient.destroy();
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
   it('is named sns', () => {
     expect(sut.name).toBe('sns');
   });

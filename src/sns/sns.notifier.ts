@@ -12,10 +12,13 @@ import {
   type Notifier,
   type NotifierResult,
 } from '../alerting/notifier/notifier.port.js';
+import { clampDelay } from '../alerting/notifier/bounded.js';
 
 export interface SnsNotifierOptions {
   topicArn: string;
   client: SNSClient;
+  /** whole budget of one publish; default 10 s. The SDK's own has no limit. */
+  timeoutMs?: number;
 }
 
 // AWS: "Subjects must be UTF-8 text with no line breaks or control characters, and less
@@ -45,16 +48,22 @@ export class SnsNotifier implements Notifier {
   readonly name = 'sns';
   private readonly topicArn: string;
   private readonly client: SNSClient;
+  private readonly timeoutMs: number;
 
   constructor(options: SnsNotifierOptions) {
     this.topicArn = options.topicArn;
     this.client = options.client;
+    this.timeoutMs = clampDelay(options.timeoutMs ?? 10_000);
   }
 
   async send(event: NotificationEvent): Promise<NotifierResult> {
+    // An endpoint that never answers would hold the row, its lease renewed, for ever.
+    const abort = new AbortController();
+    const deadline = setTimeout(() => abort.abort(), this.timeoutMs);
     try {
       const output = await this.client.send(
         new PublishCommand(buildPublishInput(this.topicArn, event)),
+        { abortSignal: abort.signal },
       );
       return {
         response: {
@@ -63,7 +72,14 @@ export class SnsNotifier implements Notifier {
         },
       };
     } catch (error) {
+      if (abort.signal.aborted)
+        throw new NotifierError(
+          `SNS did not answer within ${this.timeoutMs} ms`,
+          true,
+        );
       throw toNotifierError(error);
+    } finally {
+      clearTimeout(deadline);
     }
   }
 }

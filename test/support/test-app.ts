@@ -6,6 +6,7 @@ import request from 'supertest';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, createAdapter } from '../../src/app.setup.js';
 import { CLOCK, type Clock } from '../../src/alerting/clock.js';
+import { loadAlertingConfig } from '../../src/config/alerting.config.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
 export const TEST_API_KEY = 'test-api-key-0123456789';
@@ -62,7 +63,7 @@ export async function createTestApp(
     builder = builder.overrideProvider(CLOCK).useValue(options.clock);
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(
-    createAdapter(),
+    createAdapter(loadAlertingConfig(env)),
     { logger: ['error'] },
   );
   configureApp(app);

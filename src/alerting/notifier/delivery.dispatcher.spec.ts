@@ -36,6 +36,11 @@ class ScriptedDatabase {
   claims: Array<ReturnType<typeof deferred<Array<{ id: number }>>>> = [];
   claimStarted = deferred<void>();
   recorded: Array<{ id: unknown; state: unknown }> = [];
+  /** next_attempt_at of each recorded outcome */
+  nextAttempts: unknown[] = [];
+  /** the next this-many outcome writes fail, as a database that went away would */
+  failRecords = 0;
+  refused = 0;
   closed = false;
 
   tx<T>(work: (m: unknown) => Promise<T>): Promise<T> {
@@ -54,7 +59,13 @@ class ScriptedDatabase {
     if (sql.startsWith('SELECT * FROM deliveries'))
       return params.map((id) => row(Number(id)));
     if (sql.includes('SET state')) {
+      if (this.failRecords > 0) {
+        this.failRecords -= 1;
+        this.refused += 1;
+        throw new Error('connection terminated unexpectedly');
+      }
       this.recorded.push({ id: params[0], state: params[2] });
+      this.nextAttempts.push(params[4]);
       return [];
     }
     return [];
@@ -199,5 +210,122 @@ describe('DeliveryDispatcher', () => {
       { id: 1, state: 'delivered' },
       { id: 2, state: 'delivered' },
     ]);
+  });
+
+  it('keeps recording an outcome the database refused, without sending the row again', async () => {
+    const db = new ScriptedDatabase();
+    db.failRecords = Infinity; // the database refuses every outcome until told otherwise
+    const sent: string[] = [];
+    const notifier: Notifier = {
+      name: 'test',
+      send: (event) => {
+        sent.push(event.deliveryId);
+        return Promise.resolve();
+      },
+    };
+    const dispatcher = dispatcherOn(db, notifier);
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 1 }, { id: 2 }]);
+    await vi.waitFor(() => expect(db.refused).toBeGreaterThanOrEqual(2));
+
+    // Still ours while it is being recorded: a claim handing row 1 back does not resend it,
+    // and other rows go on meanwhile.
+    dispatcher.wake();
+    await vi.waitFor(() => expect(db.claims).toHaveLength(2));
+    db.claims[1].resolve([{ id: 1 }, { id: 3 }]);
+    await vi.waitFor(() => expect(sent).toContain('3'));
+    expect(db.recorded).toEqual([]);
+
+    db.failRecords = 0;
+    await vi.waitFor(() => expect(db.recorded).toHaveLength(3), {
+      timeout: 3_000,
+    });
+    await dispatcher.drain(1_000);
+
+    expect(sent).toEqual(['1', '2', '3']);
+    expect(db.recorded).toEqual(
+      expect.arrayContaining([
+        { id: 1, state: 'delivered' },
+        { id: 2, state: 'delivered' },
+        { id: 3, state: 'delivered' },
+      ]),
+    );
+  });
+
+  it.each([1e20, 3_000_000_000_000, Infinity, Number.NaN, -5_000])(
+    'caps a Retry-After of %d ms at the retry maximum and goes on claiming',
+    async (retryAfterMs) => {
+      const warnings: Error[] = [];
+      const onWarning = (w: Error) => warnings.push(w);
+      process.on('warning', onWarning);
+      const db = new ScriptedDatabase();
+      let sends = 0;
+      const notifier: Notifier = {
+        name: 'test',
+        send: () => {
+          sends += 1;
+          return Promise.reject(
+            new NotifierError('PagerDuty throttled the event (429)', true, {
+              status: 429,
+              retryAfterMs,
+            }),
+          );
+        },
+      };
+      const dispatcher = dispatcherOn(db, notifier);
+      try {
+        dispatcher.wake();
+        await db.claimStarted.promise;
+        const before = Date.now();
+        db.claims[0].resolve([{ id: 1 }]);
+        await vi.waitFor(() => expect(db.recorded).toHaveLength(1));
+        expect(db.recorded[0]).toEqual({ id: 1, state: 'pending' });
+        const due = Date.parse(db.nextAttempts[0] as string);
+        expect(due - before).toBeLessThanOrEqual(
+          config.delivery.retryMaxMs + 50,
+        );
+
+        // The pause ends with the cap: the notifier is claimed for again.
+        await new Promise((r) =>
+          setTimeout(r, config.delivery.retryMaxMs + 50),
+        );
+        dispatcher.wake();
+        await vi.waitFor(() => expect(db.claims).toHaveLength(2));
+        db.claims[1].resolve([]);
+        await dispatcher.drain(1_000);
+        expect(sends).toBe(1);
+        expect(warnings.map((w) => w.name)).not.toContain(
+          'TimeoutOverflowWarning',
+        );
+      } finally {
+        process.off('warning', onWarning);
+      }
+    },
+  );
+
+  it('retries a send that never settles once twice the delivery timeout has passed', async () => {
+    const db = new ScriptedDatabase();
+    const notifier: Notifier = {
+      name: 'test',
+      send: () => new Promise(() => undefined), // a host adapter with no deadline of its own
+    };
+    const dispatcher = new DeliveryDispatcher(
+      db as unknown as DatabaseService,
+      [notifier],
+      { delivery: { ...config.delivery, timeoutMs: 50 } } as AlertingConfig,
+      { schedule: false } as AlertingModuleOptions,
+      { now: () => new Date() },
+      scheduler,
+    );
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 1 }]);
+    await vi.waitFor(() => expect(db.recorded).toHaveLength(1), {
+      timeout: 3_000,
+    });
+    expect(db.recorded[0]).toEqual({ id: 1, state: 'pending' });
+    await vi.waitFor(() => expect(dispatcher.inflightCount).toBe(0));
+    await dispatcher.drain(1_000);
   });
 });

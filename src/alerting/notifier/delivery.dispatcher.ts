@@ -17,8 +17,40 @@ import {
 } from '../alerting.options.js';
 import { AlertingMetrics } from '../alerting.metrics.js';
 import { CLOCK, type Clock } from '../clock.js';
+import {
+  clampDelay,
+  excerptJson,
+  maskedText,
+  secretMasker,
+} from './bounded.js';
 import { Delivery } from './delivery.entity.js';
-import { NOTIFIER, NotifierError, type Notifier } from './notifier.port.js';
+import {
+  NOTIFIER,
+  NotifierError,
+  type Notifier,
+  type NotifierResult,
+} from './notifier.port.js';
+
+/** Writes of an outcome before its answer excerpt is dropped from the retried write. */
+const RECORD_FULL_ATTEMPTS = 3;
+
+interface Outcome {
+  changes: Partial<Delivery>;
+  /** metrics and logs, once the outcome is stored */
+  recorded?: () => void;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const CLAIM_SQL = `
   UPDATE deliveries SET lease_owner = $1, lease_until = $2
@@ -57,6 +89,11 @@ export class DeliveryDispatcher
   private loopDone: Promise<void> = Promise.resolve();
   private again = false;
   private stopped = false;
+  /** configured secrets, masked in everything a delivery stores or logs */
+  private readonly secrets: string[];
+  private readonly mask: (text: string) => string;
+  private lastMask: { key: string; mask: (text: string) => string } | null =
+    null;
 
   constructor(
     private readonly db: DatabaseService,
@@ -68,6 +105,11 @@ export class DeliveryDispatcher
     @Optional() private readonly metrics?: AlertingMetrics,
   ) {
     this.notifiers = new Map(notifiers.map((n) => [n.name, n]));
+    this.secrets = [
+      config.pagerduty?.routingKey ?? '',
+      ...(config.apiKeys ?? []),
+    ];
+    this.mask = secretMasker(this.secrets);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -82,7 +124,10 @@ export class DeliveryDispatcher
     if (this.options.schedule !== false) {
       this.scheduler.addInterval(
         `alerting-dispatcher-${this.instanceId}`,
-        setInterval(() => this.wake(), this.config.delivery.pollIntervalMs),
+        setInterval(
+          () => this.wake(),
+          clampDelay(this.config.delivery.pollIntervalMs),
+        ),
       );
     }
     this.wake();
@@ -111,7 +156,7 @@ export class DeliveryDispatcher
     })();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
+      timer = setTimeout(resolve, clampDelay(timeoutMs));
       timer.unref();
     });
     await Promise.race([settled, timeout]);
@@ -147,10 +192,11 @@ export class DeliveryDispatcher
           // again from this instance would page twice.
           if (this.inflight.has(row.id)) continue;
           const p: Promise<void> = this.deliver(row)
-            // The row keeps its lease and is retried when it runs out; never crash the process.
-            .catch((error: Error) =>
+            // Only a shutdown gets here (deliver records or keeps trying): the row keeps its
+            // lease and is sent again when it runs out. Never crash the process.
+            .catch((error: unknown) =>
               this.logger.error(
-                `delivery ${row.id} not recorded: ${error.message}`,
+                `delivery ${row.id} not recorded: ${maskedText(errorText(error), this.mask)}`,
               ),
             )
             .finally(() => {
@@ -164,7 +210,9 @@ export class DeliveryDispatcher
         if (rows.length < free && !this.again) break;
       }
     } catch (error) {
-      this.logger.error(`dispatch failed: ${(error as Error).message}`);
+      this.logger.error(
+        `dispatch failed: ${maskedText(errorText(error), this.mask)}`,
+      );
     } finally {
       this.running = false;
     }
@@ -172,9 +220,7 @@ export class DeliveryDispatcher
 
   private async claim(limit: number): Promise<Delivery[]> {
     const now = this.clock.now();
-    const leaseUntil = new Date(
-      now.getTime() + this.config.delivery.leaseMs,
-    ).toISOString();
+    const leaseUntil = this.after(this.config.delivery.leaseMs);
     const paused = [...this.pausedUntil]
       .filter(([, until]) => until > now.getTime())
       .map(([notifier]) => notifier);
@@ -209,23 +255,64 @@ export class DeliveryDispatcher
         `SELECT * FROM deliveries WHERE id IN (${list.map((_, i) => `$${i + 1}`).join(', ')}) ORDER BY id`,
         list,
       );
-      return rows.map((row) => this.db.fromRow(Delivery, row));
+      const claimed: Delivery[] = [];
+      for (const row of rows) {
+        try {
+          claimed.push(this.db.fromRow(Delivery, row));
+        } catch (error) {
+          // One unreadable row (edited by hand, say) must not fail every claim after it.
+          const reason = `unreadable outbox row: ${maskedText(errorText(error), this.mask)}`;
+          await this.db.query(
+            m,
+            `UPDATE deliveries SET state = 'dead', last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1`,
+            [row.id, reason],
+          );
+          this.logger.error(`delivery ${String(row.id)} is dead: ${reason}`);
+        }
+      }
+      return claimed;
     });
   }
 
+  /**
+   * Sends, then records the outcome. Recording is retried until it lands (or the process
+   * stops), holding the lease all along: a row whose bookkeeping failed is neither sent
+   * again by this instance (it stays in flight) nor taken by another (the lease is
+   * renewed), so it is neither lost nor paged twice.
+   */
   private async deliver(row: Delivery): Promise<void> {
+    const mask = this.maskFor(row.payload?.routingKey);
+    await this.holdingLease(row, async () => {
+      const outcome = await this.attempt(row, mask);
+      await this.record(row, outcome.changes, mask);
+      try {
+        outcome.recorded?.();
+      } catch {
+        // metrics and logs only: the outcome is stored
+      }
+    });
+  }
+
+  /** The send and what to write about it; never throws. */
+  private async attempt(
+    row: Delivery,
+    mask: (text: string) => string,
+  ): Promise<Outcome> {
     const notifier = this.notifiers.get(row.notifier);
     const attempts = row.attempts + 1;
     if (!notifier) {
-      await this.finish(row, {
-        state: 'dead',
-        attempts,
-        lastError: `notifier ${row.notifier} is not enabled`,
-      });
-      return;
+      return {
+        changes: {
+          state: 'dead',
+          attempts,
+          lastError: `notifier ${row.notifier} is not enabled`,
+        },
+      };
     }
+    let result: NotifierResult | void;
     try {
-      const result = await this.holdingLease(row, () =>
+      result = await this.settling(
+        notifier,
         notifier.send({
           deliveryId: String(row.id),
           action: row.action,
@@ -234,31 +321,48 @@ export class DeliveryDispatcher
           createdAt: new Date(row.createdAt),
         }),
       );
-      const now = this.clock.now();
-      await this.finish(row, {
+    } catch (error) {
+      try {
+        return this.failed(row, attempts, error, mask);
+      } catch (bug) {
+        // Whatever went wrong working out the retry, the row must stay deliverable.
+        return {
+          changes: {
+            state: 'pending',
+            attempts,
+            lastError: `${errorText(error)} (retry not computed: ${errorText(bug)})`,
+            nextAttemptAt: this.after(this.backoff(attempts)),
+          },
+        };
+      }
+    }
+    const now = this.clock.now();
+    return {
+      changes: {
         state: 'delivered',
         attempts,
         deliveredAt: now.toISOString(),
         lastResponse: result?.response ?? null,
-      });
-      this.metrics?.notification(row.notifier, row.action, 'delivered');
-      this.metrics?.deliveryLatency(
-        row.notifier,
-        (now.getTime() - Date.parse(row.createdAt)) / 1000,
-      );
-    } catch (error) {
-      await this.failed(row, attempts, error);
-    }
+      },
+      recorded: () => {
+        this.metrics?.notification(row.notifier, row.action, 'delivered');
+        this.metrics?.deliveryLatency(
+          row.notifier,
+          (now.getTime() - Date.parse(row.createdAt)) / 1000,
+        );
+      },
+    };
   }
 
-  private async failed(
+  private failed(
     row: Delivery,
     attempts: number,
     error: unknown,
-  ): Promise<void> {
+    mask: (text: string) => string,
+  ): Outcome {
     const e = error instanceof NotifierError ? error : null;
     const retryable = e ? e.retryable : true;
-    const message = (error as Error)?.message ?? String(error);
+    const message = maskedText(errorText(error), mask);
     const now = this.clock.now();
     const age = now.getTime() - Date.parse(row.createdAt);
     const lastResponse = e?.details?.body ?? null;
@@ -266,43 +370,142 @@ export class DeliveryDispatcher
       const reason = retryable
         ? `gave up after ${attempts} attempts over 24h: ${message}`
         : message;
-      await this.finish(row, {
-        state: 'dead',
-        attempts,
-        lastError: reason,
-        lastResponse,
-      });
-      this.metrics?.notification(row.notifier, row.action, 'dead');
-      this.logger.warn(
-        `delivery ${row.id} (${row.notifier} ${row.action} ${row.dedupKey}) is dead: ${reason}`,
-      );
-      return;
+      return {
+        changes: { state: 'dead', attempts, lastError: reason, lastResponse },
+        recorded: () => {
+          this.metrics?.notification(row.notifier, row.action, 'dead');
+          this.logger.warn(
+            `delivery ${row.id} (${row.notifier} ${row.action} ${row.dedupKey}) is dead: ${reason}`,
+          );
+        },
+      };
     }
-    const retryAfterMs = e?.details?.retryAfterMs ?? 0;
+    // The far side's advice is capped like our own backoff: a Retry-After of years (or a
+    // garbage one) must not park the row past its 24 h, nor pause the notifier for good.
+    const retryAfterMs = clampDelay(
+      e?.details?.retryAfterMs,
+      this.config.delivery.retryMaxMs,
+    );
     // A throttled notifier (its own rate limit, or a 429) is left alone until then: claiming
     // its other rows now would only fail them too, over and over, through a whole storm.
     if (retryAfterMs > 0) this.pause(row.notifier, retryAfterMs);
     if (e?.details?.throttled) {
-      await this.finish(row, {
-        state: 'pending',
-        lastError: message,
-        nextAttemptAt: new Date(now.getTime() + retryAfterMs).toISOString(),
-      });
-      this.metrics?.notification(row.notifier, row.action, 'throttled');
-      return;
+      return {
+        changes: {
+          state: 'pending',
+          lastError: message,
+          nextAttemptAt: this.after(retryAfterMs),
+        },
+        recorded: () =>
+          this.metrics?.notification(row.notifier, row.action, 'throttled'),
+      };
     }
     const delay = Math.max(this.backoff(attempts), retryAfterMs);
-    await this.finish(row, {
-      state: 'pending',
-      attempts,
-      lastError: message,
-      lastResponse,
-      nextAttemptAt: new Date(now.getTime() + delay).toISOString(),
+    return {
+      changes: {
+        state: 'pending',
+        attempts,
+        lastError: message,
+        lastResponse,
+        nextAttemptAt: this.after(delay),
+      },
+      recorded: () => {
+        this.metrics?.notification(row.notifier, row.action, 'retry');
+        this.logger.warn(
+          `delivery ${row.id} (${row.notifier} ${row.action}) failed, retry in ${delay} ms: ${message}`,
+        );
+      },
+    };
+  }
+
+  /**
+   * The built-in adapters give up at DELIVERY_TIMEOUT; a host's own adapter that never
+   * settles would hold its row (lease renewed) and every later event of the key for good.
+   * Past twice that budget the attempt counts as timed out and is retried.
+   */
+  private async settling<T>(notifier: Notifier, send: Promise<T>): Promise<T> {
+    const ms = clampDelay(2 * (this.config.delivery.timeoutMs ?? 0) + 1_000);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new NotifierError(
+              `notifier ${notifier.name} did not settle within ${ms} ms`,
+              true,
+            ),
+          ),
+        ms,
+      );
     });
-    this.metrics?.notification(row.notifier, row.action, 'retry');
-    this.logger.warn(
-      `delivery ${row.id} (${row.notifier} ${row.action}) failed, retry in ${delay} ms: ${message}`,
+    try {
+      return await Promise.race([send, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Routing keys are few: the last one's masker is kept rather than rebuilt per row. */
+  private maskFor(
+    routingKey: string | null | undefined,
+  ): (text: string) => string {
+    if (!routingKey) return this.mask;
+    if (this.lastMask?.key !== routingKey)
+      this.lastMask = {
+        key: routingKey,
+        mask: secretMasker([routingKey, ...this.secrets]),
+      };
+    return this.lastMask.mask;
+  }
+
+  /** An ISO date `ms` from now; clamped, so no configured or given delay makes it invalid. */
+  private after(ms: number): string {
+    return new Date(this.clock.now().getTime() + clampDelay(ms)).toISOString();
+  }
+
+  /**
+   * Writes the outcome, retrying while the database refuses. After a few refusals the
+   * answer excerpt is dropped, in case the write fails on what it carries; the state,
+   * attempts and next attempt are what keep the row moving.
+   */
+  private async record(
+    row: Delivery,
+    changes: Partial<Delivery>,
+    mask: (text: string) => string,
+  ): Promise<void> {
+    const { lastResponse: answer, ...rest } = changes;
+    const fields = { ...rest };
+    if (typeof fields.lastError === 'string')
+      fields.lastError = maskedText(fields.lastError, mask);
+    // no new answer (a row held back by our own rate limit): the previous one stays
+    const lastResponse = excerptJson(
+      'lastResponse' in changes ? answer : row.lastResponse,
+      mask,
     );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.finish(row, {
+          ...fields,
+          lastResponse: attempt > RECORD_FULL_ATTEMPTS ? null : lastResponse,
+        });
+        return;
+      } catch (error) {
+        const stopping = this.stopped && attempt >= RECORD_FULL_ATTEMPTS;
+        this.logger.error(
+          `delivery ${row.id} (${row.notifier} ${row.action}): recording its outcome (${changes.state}) failed` +
+            `${stopping ? '; left to its lease' : `, retrying (${attempt})`}: ${maskedText(errorText(error), mask)}`,
+        );
+        if (stopping) throw error;
+        await sleep(
+          clampDelay(
+            Math.min(
+              this.config.delivery.retryMaxMs,
+              100 * 2 ** Math.min(attempt, 6),
+            ),
+          ),
+        );
+      }
+    }
   }
 
   /**
@@ -317,9 +520,7 @@ export class DeliveryDispatcher
   ): Promise<T> {
     const renew = setInterval(
       () => {
-        const leaseUntil = new Date(
-          this.clock.now().getTime() + this.config.delivery.leaseMs,
-        ).toISOString();
+        const leaseUntil = this.after(this.config.delivery.leaseMs);
         this.db
           .tx((m) =>
             this.db.query(
@@ -328,13 +529,13 @@ export class DeliveryDispatcher
               [row.id, this.instanceId, leaseUntil],
             ),
           )
-          .catch((error: Error) =>
+          .catch((error: unknown) =>
             this.logger.warn(
-              `lease renewal of delivery ${row.id} failed: ${error.message}`,
+              `lease renewal of delivery ${row.id} failed: ${maskedText(errorText(error), this.mask)}`,
             ),
           );
       },
-      Math.max(50, Math.floor(this.config.delivery.leaseMs / 3)),
+      Math.max(50, clampDelay(Math.floor(this.config.delivery.leaseMs / 3))),
     );
     try {
       return await send();
@@ -344,10 +545,11 @@ export class DeliveryDispatcher
   }
 
   private pause(notifier: string, ms: number): void {
-    const until = this.clock.now().getTime() + ms;
+    const delay = clampDelay(ms, this.config.delivery.retryMaxMs);
+    const until = this.clock.now().getTime() + delay;
     if ((this.pausedUntil.get(notifier) ?? 0) >= until) return;
     this.pausedUntil.set(notifier, until);
-    setTimeout(() => this.wake(), ms).unref();
+    setTimeout(() => this.wake(), delay).unref();
   }
 
   /** Exponential, capped, with "equal jitter": never zero, never in lockstep. */
@@ -363,7 +565,10 @@ export class DeliveryDispatcher
   /** Only while we still hold the lease: a row reclaimed after our lease ran out is not ours to write. */
   private async finish(
     row: Delivery,
-    changes: Partial<Delivery>,
+    changes: Omit<Partial<Delivery>, 'lastResponse'> & {
+      /** JSON text, already bounded and masked */
+      lastResponse?: string | null;
+    },
   ): Promise<void> {
     const next = { ...row, ...changes };
     await this.db.tx((m) =>
@@ -379,9 +584,7 @@ export class DeliveryDispatcher
           next.attempts,
           next.nextAttemptAt,
           next.lastError,
-          next.lastResponse === null || next.lastResponse === undefined
-            ? null
-            : JSON.stringify(next.lastResponse),
+          changes.lastResponse ?? null,
           next.deliveredAt,
         ],
       ),

@@ -25,6 +25,7 @@ export async function createNotifiers(
           client: new PagerDutyClient({
             http: http.axiosRef,
             eventsUrl: config.pagerduty.eventsUrl,
+            timeoutMs: config.delivery.timeoutMs,
           }),
           eventOptions: {
             awsRegion: config.aws.region,
@@ -49,10 +50,18 @@ export async function createNotifiers(
           endpoint: config.aws.endpointUrl,
           maxAttempts: 1,
         });
-        return new SnsNotifier({ topicArn: config.sns.topicArn!, client });
+        return new SnsNotifier({
+          topicArn: config.sns.topicArn!,
+          client,
+          timeoutMs: config.delivery.timeoutMs,
+        });
       }
       case 'webhook':
-        return new WebhookNotifier(http.axiosRef, config.webhookUrl!);
+        return new WebhookNotifier(
+          http.axiosRef,
+          config.webhookUrl!,
+          config.delivery.timeoutMs,
+        );
       case 'log':
         return new LogNotifier();
     }

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import {
   DatabaseService,
   type TxWriter,
@@ -61,7 +62,14 @@ export class OutboxService {
     }
   }
 
-  /** Puts a dead delivery back in the queue, due now; its attempts are kept for the record. */
+  /**
+   * Puts a dead delivery back in the queue, due now; its attempts are kept for the record.
+   *
+   * Refused while a later event of the same notifier and key has been delivered or is
+   * being sent: the retried one would arrive after it and become the far side's last word
+   * (a trigger retried after its resolve opens a PagerDuty incident nothing closes). Later
+   * rows that are pending but idle are fine: this one becomes the oldest and goes first.
+   */
   async retry(id: number): Promise<Delivery> {
     const row = await this.db.tx(async (m) => {
       const found = Number.isSafeInteger(id)
@@ -75,6 +83,7 @@ export class OutboxService {
           `delivery ${id} is ${found.state}, not dead`,
         );
       const now = this.clock.now().toISOString();
+      await this.refuseIfOvertaken(m, found, now);
       // The 24 h give-up window restarts: an operator asked for another day of tries.
       const changes = {
         state: 'pending' as const,
@@ -87,6 +96,50 @@ export class OutboxService {
     });
     this.committed();
     return row;
+  }
+
+  private async refuseIfOvertaken(
+    m: EntityManager,
+    dead: Delivery,
+    now: string,
+  ): Promise<void> {
+    const params = [dead.notifier, dead.dedupKey, dead.id];
+    // Locked on PostgreSQL: a dispatcher claiming one of them now waits for this
+    // transaction (and then finds this row ahead of it), or has claimed it already (and
+    // the lease below refuses).
+    const pending = await this.db.query<{
+      id: number | string;
+      action: string;
+      lease_until: string | null;
+    }>(
+      m,
+      this.db.forUpdate(
+        `SELECT id, action, lease_until FROM deliveries
+         WHERE notifier = $1 AND dedup_key = $2 AND id > $3 AND state = 'pending' ORDER BY id`,
+      ),
+      params,
+    );
+    const sending = pending.find((r) => r.lease_until && r.lease_until > now);
+    if (sending)
+      throw new AlertingError(
+        'conflict',
+        `delivery ${dead.id} cannot be retried now: the later ${sending.action} of ${dead.dedupKey} (delivery ${sending.id}) is being sent to ${dead.notifier}; retry once it is recorded`,
+      );
+    const [delivered] = await this.db.query<{
+      id: number | string;
+      action: string;
+    }>(
+      m,
+      `SELECT id, action FROM deliveries
+       WHERE notifier = $1 AND dedup_key = $2 AND id > $3 AND state = 'delivered'
+       ORDER BY id DESC LIMIT 1`,
+      params,
+    );
+    if (delivered)
+      throw new AlertingError(
+        'conflict',
+        `delivery ${dead.id} (${dead.action}) cannot be retried: a later ${delivered.action} of ${dead.dedupKey} (delivery ${delivered.id}) was already delivered to ${dead.notifier}, and this ${dead.action} would arrive after it and become its last word for the key`,
+      );
   }
 
   /** Call after the transaction that enqueued has committed. */

@@ -36,6 +36,22 @@ interface ScriptedFailure {
   headers: Record<string, string>;
 }
 
+/**
+ * How the fake answers an event it accepts, instead of PagerDuty's small JSON: the event
+ * is recorded as received either way (PagerDuty took it), only the answer is odd.
+ */
+export interface FakePagerDutyQuirk {
+  /** the 202 body: a string as is, else JSON; a function gets the event */
+  body?: string | ((event: any) => unknown);
+  /** pad the answer to this many bytes (a huge body) */
+  bodyBytes?: number;
+  contentType?: string;
+  /** headers first, then the body in `chunks` pieces `everyMs` apart */
+  trickle?: { everyMs: number; chunks: number };
+  /** reset the connection after this many bytes of the body */
+  resetAfterBytes?: number;
+}
+
 const SEVERITIES = new Set(['critical', 'error', 'warning', 'info']);
 const ACTIONS = new Set(['trigger', 'acknowledge', 'resolve']);
 const MAX_EVENT_BYTES = 512_000;
@@ -64,6 +80,8 @@ export class FakePagerDuty {
   private boundPort: number | undefined;
   private hanging = false;
   private failures: ScriptedFailure[] = [];
+  private quirks: Array<{ remaining: number; quirk: FakePagerDutyQuirk }> = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly rejectedKeys = new Set<string>();
   private readonly hungResponses = new Set<ServerResponse>();
   private readonly waiters = new Set<() => void>();
@@ -127,6 +145,15 @@ export class FakePagerDuty {
   }
 
   /**
+   * The next `count` events it accepts are answered oddly (a huge, slow, broken or non-JSON
+   * 202), after scripted failures. Calls queue up in order.
+   */
+  quirkNext(count: number, quirk: FakePagerDutyQuirk): this {
+    this.quirks.push({ remaining: count, quirk });
+    return this;
+  }
+
+  /**
    * Events for these routing keys get the 400 PagerDuty gives a well-formed key that
    * belongs to no integration (a 31-character key never gets past config validation).
    */
@@ -146,6 +173,9 @@ export class FakePagerDuty {
     this.received.length = 0;
     this.requests.length = 0;
     this.failures = [];
+    this.quirks = [];
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.clear();
     this.rejectedKeys.clear();
     this.hanging = false;
     for (const res of this.hungResponses) res.destroy();
@@ -208,6 +238,8 @@ export class FakePagerDuty {
     if (!server) return Promise.resolve();
     for (const res of this.hungResponses) res.destroy();
     this.hungResponses.clear();
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.clear();
     return new Promise((resolve) => {
       server.close(() => resolve());
       // Kept-alive sockets would otherwise let a "down" fake keep answering.
@@ -297,12 +329,87 @@ export class FakePagerDuty {
     const event = body as { dedup_key?: string };
     const dedupKey = event.dedup_key || randomBytes(16).toString('hex');
     this.received.push({ body, dedupKey, receivedAt: record.receivedAt });
-    reply(202, {
+    const answer = {
       status: 'success',
       message: 'Event processed',
       dedup_key: dedupKey,
-    });
+    };
+    const quirky = this.quirks[0];
+    if (quirky) {
+      quirky.remaining -= 1;
+      if (quirky.remaining <= 0) this.quirks.shift();
+      record.status = 202;
+      this.answerOddly(req, res, quirky.quirk, body, answer);
+    } else {
+      reply(202, answer);
+    }
     for (const wake of this.waiters) wake();
+  }
+
+  private answerOddly(
+    req: IncomingMessage,
+    res: ServerResponse,
+    quirk: FakePagerDutyQuirk,
+    event: unknown,
+    answer: Record<string, unknown>,
+  ): void {
+    const given =
+      typeof quirk.body === 'function' ? quirk.body(event) : quirk.body;
+    let text =
+      given === undefined
+        ? JSON.stringify(answer)
+        : typeof given === 'string'
+          ? given
+          : JSON.stringify(given);
+    if (quirk.bodyBytes && quirk.bodyBytes > text.length) {
+      text =
+        given === undefined
+          ? JSON.stringify({
+              ...answer,
+              padding: 'x'.repeat(quirk.bodyBytes - text.length - 14),
+            })
+          : text + ' '.repeat(quirk.bodyBytes - text.length);
+    }
+    const payload = Buffer.from(text, 'utf8');
+    res.on('error', () => undefined);
+    res.writeHead(202, {
+      ...(this.options.keepAlive ? {} : { Connection: 'close' }),
+      'Content-Type':
+        quirk.contentType ??
+        (given === undefined || typeof given !== 'string'
+          ? 'application/json'
+          : 'text/plain'),
+      ...(quirk.trickle ? {} : { 'Content-Length': String(payload.length) }),
+    });
+    if (quirk.resetAfterBytes !== undefined) {
+      res.write(payload.subarray(0, quirk.resetAfterBytes));
+      // let the status line and the first bytes leave before the RST
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        req.socket.resetAndDestroy();
+      }, 50);
+      this.timers.add(timer);
+      return;
+    }
+    if (quirk.trickle) {
+      const { chunks, everyMs } = quirk.trickle;
+      const size = Math.ceil(payload.length / chunks);
+      res.flushHeaders();
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed || sent >= payload.length) {
+          clearInterval(timer);
+          this.timers.delete(timer);
+          if (!res.destroyed) res.end();
+          return;
+        }
+        res.write(payload.subarray(sent, sent + size));
+        sent += size;
+      }, everyMs);
+      this.timers.add(timer);
+      return;
+    }
+    res.end(payload);
   }
 }
 
