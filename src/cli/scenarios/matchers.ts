@@ -171,12 +171,11 @@ export function eventMismatches(
 
 const mask = (key: string) => `****${key.slice(-4)}`;
 
-/** `- expected` / `+ got` lines, one pair per field. */
+/** A unified diff per field, `-` what the file expects, `+` what came: a markdown ```diff colours it. */
 export function diffLines(mismatches: Mismatch[]): string[] {
   return mismatches.flatMap((m) => [
-    `  ${m.field}:`,
-    `    - expected ${show(m.expected)}`,
-    `    + got      ${show(m.got)}`,
+    `- ${m.field}: ${show(m.expected)}`,
+    `+ ${m.field}: ${show(m.got)}`,
   ]);
 }
 

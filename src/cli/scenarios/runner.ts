@@ -579,7 +579,7 @@ class ScenarioRun {
       diff.push(
         ...dead.map(
           (d) =>
-            `  + got ${d.action} ${d.dedupKey}: dead (${d.lastError ?? 'refused'})`,
+            `+ ${d.action} ${d.dedupKey}: dead (${d.lastError ?? 'refused'})`,
         ),
       );
     } else if (found && late.length > 0) {
@@ -618,7 +618,7 @@ class ScenarioRun {
     ordered: boolean,
   ): string[] {
     const lines: string[] = [];
-    if (events.length === 0) return ['  (nothing new reached the notifier)'];
+    if (events.length === 0) return ['@@ nothing new reached the notifier @@'];
     let from = 0;
     matchers.forEach((m, i) => {
       const pool = ordered ? events.slice(from) : events;
@@ -637,7 +637,7 @@ class ScenarioRun {
         .sort((a, b) => a.miss.length - b.miss.length);
       const best = scored[0];
       lines.push(
-        `${ordered ? `event ${i + 1}, ` : ''}${describeMatcher(m)}: ${best ? `closest is ${describeEvent(best.ev)}` : 'nothing left to compare'}`,
+        `@@ ${ordered ? `event ${i + 1}, ` : ''}${describeMatcher(m)}: ${best ? `closest is ${describeEvent(best.ev)}` : 'nothing left to compare'} @@`,
       );
       if (best) lines.push(...diffLines(best.miss));
     });
@@ -682,7 +682,7 @@ class ScenarioRun {
       ...(extra.length
         ? {
             diff: extra.map(
-              (ev) => `  + got ${ev.action} ${ev.dedupKey} at +${ev.atMs} ms`,
+              (ev) => `+ ${ev.action} ${ev.dedupKey} at +${ev.atMs} ms`,
             ),
           }
         : {}),
