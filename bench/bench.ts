@@ -1,7 +1,7 @@
 // npm run bench: the service on SQLite with a fake PagerDuty, beside a bare NestJS+Fastify
 // POST endpoint measured in the same run. Prints figures and ratios; asserts nothing.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,6 +154,108 @@ async function drained(url: string): Promise<number> {
   }
 }
 
+const ROUTING_KEY = '0123456789abcdef0123456789abcdef';
+
+/**
+ * Issue 12's worst case for the hot path: 200 routes that every bench alert walks to the
+ * end (each rule's first terms match, its regex does not), then `default`; 50 active
+ * silences that match none of them. Routing and holds must cost batch ingest < 10 %.
+ */
+function routingBenchFile(dir: string): string {
+  const keys = Array.from(
+    { length: 10 },
+    (_, k) => `    team${k}: \${PD_KEY_${k}}`,
+  );
+  const routes = Array.from(
+    { length: 200 },
+    (_, i) => `  - name: route-${i}
+    match:
+      environment: [production, staging]
+      severity: [CRITICAL, ERROR]
+      alarmName: { regex: "team-${i}-.*" }
+      customDetails.team: team-${i}
+    notify: [pagerduty:team${i % 10}]${i % 2 ? '\n    pageAfter: 5m' : ''}`,
+  );
+  const file = join(dir, 'routing.yaml');
+  writeFileSync(
+    file,
+    [
+      'pagerduty:',
+      '  keys:',
+      ...keys,
+      'routes:',
+      ...routes,
+      'default:',
+      '  notify: [pagerduty]',
+      'inhibit:',
+      '  - source: { severity: CRITICAL, alarmName: { regex: "root-.*" } }',
+      '    target: { severity: INFO }',
+      '    equal: [environment, component]',
+    ].join('\n'),
+  );
+  return file;
+}
+
+async function addSilences(url: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(`${url}/v1/silences`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+      body: JSON.stringify({
+        matchers: {
+          environment: 'production',
+          alarmName: { regex: `maint-${i}-.*` },
+        },
+        duration: '1d',
+        comment: 'bench',
+        createdBy: 'bench',
+      }),
+    });
+    if (res.status !== 201) throw new Error(`silence: ${res.status}`);
+  }
+}
+
+/**
+ * Batch ingest on two fresh services, one without routing, one with the file above and
+ * 50 silences; `BENCH_ONLY=routing` runs this comparison alone.
+ */
+async function routingComparison(dir: string, pd: FakePagerDuty) {
+  const env = (name: string) => ({
+    DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`,
+    APP_ENV: 'production',
+    API_KEYS: API_KEY,
+    NOTIFIERS: 'pagerduty',
+    PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
+    PAGERDUTY_EVENTS_URL: pd.url,
+    PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
+    RATE_LIMIT_PER_MINUTE: '0',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+  });
+  const run = async (name: string, extra: Record<string, string>) => {
+    const svc = await startProcess('dist/main.js', { ...env(name), ...extra });
+    if (extra.ROUTING_FILE) await addSilences(svc.url, 50);
+    const result = await load(svc.url, () =>
+      JSON.stringify(Array.from({ length: 100 }, () => alert(name))),
+    );
+    await drained(svc.url);
+    svc.child.kill('SIGKILL');
+    pd.reset();
+    return result;
+  };
+  const plain = await run('unrouted', {});
+  const routed = await run('routed', {
+    ROUTING_FILE: routingBenchFile(dir),
+    ...Object.fromEntries(
+      Array.from({ length: 10 }, (_, k) => [`PD_KEY_${k}`, `${k}`.repeat(32)]),
+    ),
+  });
+  return [
+    `routing: batches of 100, new incidents, fresh service each:`,
+    `  no routing file                      ${fmt(plain.rps * 100)} alerts/s (non-2xx ${plain.non2xx})`,
+    `  200 routes, 50 active silences       ${fmt(routed.rps * 100)} alerts/s (non-2xx ${routed.non2xx})  ratio ${(routed.rps / plain.rps).toFixed(2)}x (target >= 0.90)`,
+  ];
+}
+
 const fmt = (n: number) =>
   n.toLocaleString('en-US', { maximumFractionDigits: 0 });
 
@@ -163,6 +265,10 @@ async function main() {
   await pd.start();
   const lines: string[] = [];
   try {
+    if (process.env.BENCH_ONLY === 'routing') {
+      lines.push(...(await routingComparison(dir, pd)));
+      return;
+    }
     const bare = await startProcess('dist-bench/bench/bare.main.js', {});
     await new Promise((r) => setTimeout(r, 2000));
     const bareIdle = rssMb(bare.child.pid!);
@@ -252,6 +358,8 @@ async function main() {
       JSON.stringify(Array.from({ length: 100 }, () => alert('shipped-batch'))),
     );
     shipped.child.kill('SIGKILL');
+    pd.reset();
+    const routing = await routingComparison(dir, pd);
 
     lines.push(
       `bench: ${DURATION_S}s per load, ${CONNECTIONS} connections, service on SQLite (WAL), fake PagerDuty in the bench process`,
@@ -273,12 +381,13 @@ async function main() {
       `ingest -> PagerDuty received @200/s    p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms over ${latency.n} alerts (target p99 < 100 ms)`,
       `RSS idle after start                   ${idleStart.toFixed(0)} MB (bare endpoint ${bareIdle.toFixed(0)} MB)`,
       `RSS after load / idle 5 s later        ${peak.toFixed(0)} MB / ${idleAfter.toFixed(0)} MB (target idle < 150 MB)`,
+      ...routing,
     );
   } finally {
     await pd.stop();
     rmSync(dir, { recursive: true, force: true });
+    console.log(lines.join('\n'));
   }
-  console.log(lines.join('\n'));
   process.exit(0);
 }
 

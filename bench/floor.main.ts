@@ -24,7 +24,7 @@ import type { Database } from 'better-sqlite3';
 import { dataSourceOptions } from '../src/database/data-source.options.js';
 import { uuidv7 } from '../src/database/uuid7.js';
 import { AlertDto } from '../src/alerting/dto/alert.dto.js';
-import { collectDtoErrors } from '../src/alerting/validation.js';
+import { collectDtoErrors } from '../src/ops/validation.js';
 
 const CHECKS = process.env.FLOOR_CHECKS === '1';
 
@@ -39,7 +39,7 @@ const db = (dataSource.driver as unknown as { databaseConnection: Database })
 const insertIncident = db.prepare(
   `INSERT INTO incidents (id, dedup_key, open_key, status, severity, alarm_name, metric_name,
      threshold, current_value, environment, description, recommendations, links,
-     custom_details, alert_timestamp, occurrences, routing_key, ingest_source, created_at,
+     custom_details, alert_timestamp, occurrences, notifier_context, ingest_source, created_at,
      last_seen_at)
    VALUES (?, ?, ?, 'triggered', ?, ?, ?, ?, ?, 'production', ?, '[]', '[]', '{}', ?, 1, ?, 'http', ?, ?)`,
 );
@@ -82,7 +82,7 @@ function commit() {
       a.currentValue,
       a.description,
       now,
-      ROUTING_KEY,
+      JSON.stringify({ pagerduty: { routingKey: ROUTING_KEY } }),
       now,
       now,
     );
@@ -92,7 +92,7 @@ function commit() {
       id,
       JSON.stringify({
         incident: { id, dedupKey: key, ...a },
-        routingKey: ROUTING_KEY,
+        context: { pagerduty: { routingKey: ROUTING_KEY } },
       }),
       now,
       now,

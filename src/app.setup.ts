@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { AlertingExceptionFilter } from './alerting/alerting-exception.filter.js';
+import { AlertingExceptionFilter } from './ops/alerting-exception.filter.js';
 import type { AlertingConfig } from './config/alerting.config.js';
 import { setupOpenApi } from './ops/openapi.js';
 import { registerSecurityHeaders } from './ops/security.js';

@@ -8,14 +8,26 @@ import {
   loadAlertingConfig,
 } from './config/alerting.config.js';
 import { describeConfig } from './ops/boot-log.js';
+import { RoutingFileError } from './routing/routing-table.js';
+import { loadRoutingFile } from './routing/routing.service.js';
 import { installGracefulShutdown } from './ops/shutdown.js';
 
 async function bootstrap() {
   let config;
   try {
     config = loadAlertingConfig(process.env);
+    // checked again at module start; here a bad file stops the boot with its own message
+    if (config.routingFile)
+      loadRoutingFile(
+        config.routingFile,
+        process.env,
+        config.notifiers ?? undefined,
+      );
   } catch (error) {
-    if (error instanceof ConfigValidationError) {
+    if (
+      error instanceof ConfigValidationError ||
+      error instanceof RoutingFileError
+    ) {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
     }

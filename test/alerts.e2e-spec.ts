@@ -7,7 +7,7 @@ import {
   type TestApp,
 } from './support/test-app.js';
 import { Incident } from '../src/alerting/incident.entity.js';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
 
 describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
   const pd = new FakePagerDuty();
@@ -68,7 +68,8 @@ describe('Alert ingestion → incidents → PagerDuty (e2e)', () => {
       status: 'triggered',
       severity: 'CRITICAL',
       occurrences: 1,
-      routingKey: ROUTING_KEY,
+      // PagerDuty's part of the opaque notifier context: its resolve goes to the same key
+      notifierContext: { pagerduty: { routingKey: ROUTING_KEY } },
     });
   });
 

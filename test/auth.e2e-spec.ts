@@ -6,7 +6,9 @@ import request from 'supertest';
 import { AppModule } from '../src/app.module.js';
 import { configureApp, createAdapter } from '../src/app.setup.js';
 import { Incident } from '../src/alerting/incident.entity.js';
+import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ALERTING_DATA_SOURCE } from '../src/database/data-source.options.js';
 import { ServerProcess } from './support/server-process.js';
 import {
   createTestDatabase,
@@ -52,10 +54,10 @@ describe('API keys on /v1 (e2e)', () => {
     await db?.drop();
   });
 
+  // authenticated by their signatures instead
+  const SIGNED = ['/v1/sns', '/v1/pagerduty/webhooks'];
   const v1 = () =>
-    routes.filter(
-      (r) => r.url.startsWith('/v1/') && !r.url.startsWith('/v1/sns'),
-    );
+    routes.filter((r) => r.url.startsWith('/v1/') && !SIGNED.includes(r.url));
   const call = (r: { method: string; url: string }) =>
     (request(app.getHttpServer()) as any)[r.method.toLowerCase()](
       r.url.replace(/:(\w+)/g, 'x'),
@@ -85,7 +87,12 @@ describe('API keys on /v1 (e2e)', () => {
         });
       }
     }
-    expect(await app.get(DataSource).getRepository(Incident).count()).toBe(0);
+    expect(
+      await app
+        .get<DataSource>(getDataSourceToken(ALERTING_DATA_SOURCE))
+        .getRepository(Incident)
+        .count(),
+    ).toBe(0);
   });
 
   it('lets a right key through in either header', async () => {
@@ -113,7 +120,7 @@ describe('API keys on /v1 (e2e)', () => {
       .expect(202);
     expect(
       await app
-        .get(DataSource)
+        .get<DataSource>(getDataSourceToken(ALERTING_DATA_SOURCE))
         .getRepository(Incident)
         .countBy({ dedupKey: 'with-key' }),
     ).toBe(1);
@@ -127,6 +134,9 @@ describe('API keys on /v1 (e2e)', () => {
       .set('content-type', 'text/plain')
       .send('{}');
     expect(sns.status).not.toBe(401);
+    expect(routes.some((r) => r.url === '/v1/pagerduty/webhooks')).toBe(true);
+    // no PAGERDUTY_WEBHOOK_SECRETS here: the route itself answers, not the API key guard
+    await request(server).post('/v1/pagerduty/webhooks').send({}).expect(503);
     await request(server).get('/health/live').expect(200);
     await request(server).get('/metrics').expect(200);
     await request(server).get('/docs-json').expect(200);

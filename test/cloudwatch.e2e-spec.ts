@@ -7,7 +7,7 @@ import {
   pagerDutyEnv,
 } from './support/test-app.js';
 import { Incident } from '../src/alerting/incident.entity.js';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
 
 type Json = Record<string, any>;
 

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import {
   createTestApp,

@@ -4,7 +4,7 @@ import {
   ROUTING_KEY,
   type TestApp,
 } from './support/test-app.js';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
 
 const PROD = {
   APP_ENV: 'production',

@@ -9,11 +9,11 @@ import {
   pagerDutyEnv,
   type TestApp,
 } from './support/test-app.js';
-import type { Clock } from '../src/alerting/clock.js';
+import type { Clock } from '../src/ops/clock.js';
 import { Incident } from '../src/alerting/incident.entity.js';
 import { IncidentService } from '../src/alerting/incident.service.js';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
-import { ReconcilerService } from '../src/alerting/reconciler/reconciler.service.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
+import { ReconcilerService } from '../src/reconciler/reconciler.service.js';
 import { DatabaseService } from '../src/database/database.service.js';
 import { SnsMessageRecord } from '../src/sns/sns-message.entity.js';
 

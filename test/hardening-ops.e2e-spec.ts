@@ -7,7 +7,7 @@ import {
 } from '../src/config/alerting.config.js';
 import { maskedConfig } from '../src/cli/check-config.command.js';
 import { Incident } from '../src/alerting/incident.entity.js';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import {
   createTestApp,

@@ -8,7 +8,7 @@ import {
   type TestApp,
 } from './support/test-app.js';
 import { Incident } from '../src/alerting/incident.entity.js';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
 
 /**
  * Generated requests, valid and not, at every ingestion route: never a 5xx, a rejected

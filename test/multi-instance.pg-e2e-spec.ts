@@ -10,8 +10,8 @@ import {
   createTestDatabase,
   type TestDatabase,
 } from './support/test-database.js';
-import type { Clock } from '../src/alerting/clock.js';
-import { ReconcilerService } from '../src/alerting/reconciler/reconciler.service.js';
+import type { Clock } from '../src/ops/clock.js';
+import { ReconcilerService } from '../src/reconciler/reconciler.service.js';
 import {
   DISTRIBUTED_LOCK,
   type DistributedLock,

@@ -92,8 +92,9 @@ describe('Operations: docs, headers, limits, health, metrics (e2e)', () => {
       )) {
         for (const [method, op] of Object.entries(ops)) {
           if (method !== 'post' && method !== 'patch') continue;
-          // Lifecycle actions (…/acknowledge, …/resolve, …/retry, …/apply) take no body.
-          if (/\/(acknowledge|resolve|retry|apply)$/.test(path)) continue;
+          // Lifecycle actions (…/acknowledge, …/resolve, …/retry, …/apply, …/reload) take no body.
+          if (/\/(acknowledge|resolve|retry|apply|reload)$/.test(path))
+            continue;
           const content = op.requestBody?.content ?? {};
           const schema = Object.values(
             content as Record<string, { schema?: unknown }>,

@@ -9,7 +9,7 @@ import {
 import { IncidentService } from '../src/alerting/incident.service.js';
 import { IncidentEvent } from '../src/alerting/incident-event.entity.js';
 import { Incident } from '../src/alerting/incident.entity.js';
-import { ReconcilerService } from '../src/alerting/reconciler/reconciler.service.js';
+import { ReconcilerService } from '../src/reconciler/reconciler.service.js';
 
 const resolvesOf = (pd: FakePagerDuty) =>
   pd.received

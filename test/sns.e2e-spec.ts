@@ -11,7 +11,7 @@ import {
   pagerDutyEnv,
 } from './support/test-app.js';
 import { Incident } from '../src/alerting/incident.entity.js';
-import { Delivery } from '../src/alerting/notifier/delivery.entity.js';
+import { Delivery } from '../src/notifier/delivery.entity.js';
 import { SnsMessageRecord } from '../src/sns/sns-message.entity.js';
 
 const TOPIC = 'arn:aws:sns:eu-central-1:123456789012:hybrid-routing-alarms-a';

@@ -1,7 +1,7 @@
 import type { AlertInput, IngestItem } from './alert.types.js';
-import { AlertingError } from './alerting.errors.js';
+import { AlertingError } from '../ops/alerting.errors.js';
 import { ALERT_SHAPE, AlertDto } from './dto/alert.dto.js';
-import { collectDtoErrors } from './validation.js';
+import { collectDtoErrors } from '../ops/validation.js';
 
 const DAY_MS = 86_400_000;
 /** Earliest `timestamp` accepted: older is a wrong clock or a wrong field, not an alert. */

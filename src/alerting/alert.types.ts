@@ -1,10 +1,10 @@
-export const SEVERITIES = ['CRITICAL', 'ERROR', 'WARNING', 'INFO'] as const;
-export type Severity = (typeof SEVERITIES)[number];
+import type { AlertLink, Severity } from '../notifier/notifier.port.js';
 
-export interface AlertLink {
-  href: string;
-  text?: string;
-}
+export {
+  SEVERITIES,
+  type AlertLink,
+  type Severity,
+} from '../notifier/notifier.port.js';
 
 /**
  * One alert as every ingestion edge (HTTP, templates, SNS/CloudWatch, EventBridge,

@@ -15,13 +15,13 @@ import {
   ApiExtraModels,
 } from '@nestjs/swagger';
 import type { AlertingConfig } from '../config/alerting.config.js';
-import { ALERTING_CONFIG } from './alerting.options.js';
-import { AlertingError } from './alerting.errors.js';
+import { ALERTING_CONFIG } from '../config/alerting.config.js';
+import { AlertingError } from '../ops/alerting.errors.js';
 import type { AlertInput, IngestItem, IngestResult } from './alert.types.js';
 import { AlertDto, TemplateAlertDto } from './dto/alert.dto.js';
 import { IncidentService } from './incident.service.js';
 import { TEMPLATE_NAMES, isTemplateName, renderTemplate } from './templates.js';
-import { validateDto } from './validation.js';
+import { validateDto } from '../ops/validation.js';
 import { BadRequestException } from '@nestjs/common';
 import { IngestRoute } from '../ops/ingest-route.decorator.js';
 

@@ -7,8 +7,8 @@ import {
   parseLimit,
   parseList,
 } from './query-params.js';
-import type { DeliveryState } from './notifier/delivery.entity.js';
-import { OutboxService } from './notifier/outbox.service.js';
+import type { DeliveryState } from '../notifier/delivery.entity.js';
+import { OutboxService } from '../notifier/outbox.service.js';
 
 const STATES: DeliveryState[] = ['pending', 'delivered', 'dead'];
 

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { AlertLink, Severity } from './alert.types.js';
+import type { AlertLink, Severity } from '../notifier/notifier.port.js';
+import type { IncidentHold, IncidentRoute } from './incident-router.port.js';
 
 export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
 
@@ -18,6 +19,12 @@ export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
 })
 @Index('ix_incidents_open_alarm', ['id'], {
   where: 'open_key IS NOT NULL AND alarm_arn IS NOT NULL',
+})
+@Index('ix_incidents_held', ['id'], {
+  where: 'open_key IS NOT NULL AND suppressed_by IS NOT NULL',
+})
+@Index('ix_incidents_open_long_key', ['id'], {
+  where: 'open_key IS NOT NULL AND length(dedup_key) > 255',
 })
 export class Incident {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
@@ -62,8 +69,21 @@ export class Incident {
   @Column({ name: 'alert_timestamp', type: 'varchar', length: 32 })
   alertTimestamp: string;
   @Column({ type: 'integer' }) occurrences: number;
-  @Column({ name: 'routing_key', type: 'varchar', length: 64, nullable: true })
-  routingKey: string | null;
+  /**
+   * Opaque to the core: what each notifier adapter asked to keep when the incident
+   * triggered (PagerDuty: its routing key), by adapter name; handed back on every transition.
+   */
+  @Column({ name: 'notifier_context', type: 'simple-json', nullable: true })
+  notifierContext: Record<string, Record<string, unknown>> | null;
+  /** the routing decided when it opened; null: every enabled notifier (no routing file) */
+  @Column({ type: 'simple-json', nullable: true })
+  route?: IncidentRoute | null;
+  /**
+   * Why it has not paged yet (silence, inhibiting incident, pageAfter); cleared when its
+   * trigger is sent. Kept on an incident resolved while held: it never paged.
+   */
+  @Column({ name: 'suppressed_by', type: 'simple-json', nullable: true })
+  suppressedBy?: IncidentHold | null;
   /** bigint: up to 30 days of milliseconds; PostgreSQL hands it back as a string */
   @Column({
     name: 'resolve_timeout_ms',
@@ -107,4 +127,33 @@ export class Incident {
     nullable: true,
   })
   resolveReason: string | null;
+  /** The PagerDuty incident it became, from the `incident.triggered` webhook. */
+  @Column({
+    name: 'pagerduty_incident_id',
+    type: 'varchar',
+    length: 64,
+    nullable: true,
+  })
+  pagerdutyIncidentId?: string | null;
+  @Column({
+    name: 'pagerduty_incident_number',
+    type: 'integer',
+    nullable: true,
+  })
+  pagerdutyIncidentNumber?: number | null;
+  @Column({
+    name: 'pagerduty_html_url',
+    type: 'varchar',
+    length: 2048,
+    nullable: true,
+  })
+  pagerdutyHtmlUrl?: string | null;
+  /** `occurred_at` of the last PagerDuty webhook applied to it */
+  @Column({
+    name: 'pagerduty_event_at',
+    type: 'varchar',
+    length: 32,
+    nullable: true,
+  })
+  pagerdutyEventAt?: string | null;
 }

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { In, type FindOptionsWhere } from 'typeorm';
 import { DatabaseService } from '../database/database.service.js';
-import { AlertingError } from './alerting.errors.js';
+import { AlertingError } from '../ops/alerting.errors.js';
 import { IncidentEvent } from './incident-event.entity.js';
 import { Incident, type IncidentStatus } from './incident.entity.js';
-import { Delivery, type DeliveryState } from './notifier/delivery.entity.js';
+import { Delivery, type DeliveryState } from '../notifier/delivery.entity.js';
 import { encodeCursor, type CursorPosition } from './query-params.js';
 
 export interface Page<T> {
@@ -41,6 +41,25 @@ export function incidentView(i: Incident) {
     acknowledgedAt: i.acknowledgedAt,
     resolvedAt: i.resolvedAt,
     resolveReason: i.resolveReason,
+    // the route's key names, never the keys
+    route: i.route
+      ? {
+          names: i.route.names,
+          notifiers: i.route.targets.map((t) =>
+            t.keyName ? `${t.notifier}:${t.keyName}` : t.notifier,
+          ),
+          pageAfterUntil: i.route.pageAfterUntil ?? null,
+        }
+      : null,
+    suppressedBy: i.suppressedBy ?? null,
+    /** the PagerDuty incident it became (from PagerDuty's webhook), with the link on-call opens */
+    pagerduty: i.pagerdutyIncidentId
+      ? {
+          incidentId: i.pagerdutyIncidentId,
+          number: i.pagerdutyIncidentNumber ?? null,
+          htmlUrl: i.pagerdutyHtmlUrl ?? null,
+        }
+      : null,
   };
 }
 
@@ -86,6 +105,7 @@ export class IncidentQueries {
     statuses: IncidentStatus[],
     limit: number,
     cursor?: CursorPosition<string>,
+    suppressed?: boolean,
   ): Promise<Page<ReturnType<typeof incidentView>>> {
     return this.db.read(async (m) => {
       const q = m
@@ -95,6 +115,12 @@ export class IncidentQueries {
         .limit(limit + 1);
       if (statuses.length > 0)
         q.andWhere('i.status IN (:...statuses)', { statuses });
+      if (suppressed !== undefined)
+        q.andWhere(
+          suppressed
+            ? 'i.suppressed_by IS NOT NULL'
+            : 'i.suppressed_by IS NULL',
+        );
       if (cursor)
         q.andWhere(
           '(i.created_at < :createdAt OR (i.created_at = :createdAt AND i.id < :id))',

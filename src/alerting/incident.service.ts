@@ -9,14 +9,23 @@ import {
   TxWriter,
 } from '../database/database.service.js';
 import type { IngestItem, IngestResult, Severity } from './alert.types.js';
-import { ALERTING_CONFIG } from './alerting.options.js';
-import { AlertingError } from './alerting.errors.js';
-import { CLOCK, type Clock } from './clock.js';
+import { ALERTING_CONFIG } from '../config/alerting.config.js';
+import { AlertingError } from '../ops/alerting.errors.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
 import { IncidentEvent } from './incident-event.entity.js';
 import { Incident } from './incident.entity.js';
-import { OutboxService } from './notifier/outbox.service.js';
-import { RoutingKeyService } from './routing-key.service.js';
-import { AlertingMetrics } from './alerting.metrics.js';
+import { NotifierRegistry } from '../notifier/notifier.registry.js';
+import { OutboxService } from '../notifier/outbox.service.js';
+import { IncidentRepository } from './incident.repository.js';
+import { toSnapshot } from './incident.snapshot.js';
+import { AlertingMetrics } from '../ops/alerting.metrics.js';
+import {
+  INCIDENT_ROUTER,
+  type IncidentHold,
+  type IncidentRouter,
+  type RouterBatch,
+} from './incident-router.port.js';
+import type { NotificationAction } from '../notifier/notifier.port.js';
 import { validateAlerts } from './alert-validation.js';
 
 interface NormalizedAlert {
@@ -45,7 +54,7 @@ interface NormalizedAlert {
 }
 
 export type ResolveReason =
-  'alert' | 'manual' | 'stale' | 'alarm-ok' | 'alarm-deleted';
+  'alert' | 'manual' | 'stale' | 'alarm-ok' | 'alarm-deleted' | 'pagerduty';
 
 /** Incidents: dedup by key, lifecycle, timeline, and the outbox rows of every transition. */
 @Injectable()
@@ -55,10 +64,14 @@ export class IncidentService {
   constructor(
     private readonly db: DatabaseService,
     private readonly outbox: OutboxService,
-    private readonly routingKeys: RoutingKeyService,
+    private readonly repo: IncidentRepository,
+    private readonly notifiers: NotifierRegistry,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Optional() private readonly metrics?: AlertingMetrics,
+    @Optional()
+    @Inject(INCIDENT_ROUTER)
+    private readonly router?: IncidentRouter,
   ) {}
 
   /**
@@ -72,17 +85,18 @@ export class IncidentService {
     const alerts = validateAlerts(items, clockNow).map((item) =>
       this.normalize(item, now),
     );
-    const routingKey = await this.routingKeys.current();
+    const context = await this.notifiers.context();
     const results = await this.withConflictRetry(() =>
       this.db.tx(async (m) => {
         const w = new TxWriter(this.db, m);
-        const open = await this.prefetchOpen(
+        const open = await this.repo.prefetchOpen(
           w,
           alerts.map((a) => a.dedupKey),
         );
         const out: IngestResult[] = [];
+        const routing = this.router?.batch(w, now);
         for (const alert of alerts)
-          out.push(await this.apply(w, open, alert, now, routingKey));
+          out.push(await this.apply(w, open, alert, now, context, routing));
         await w.flush();
         return out;
       }),
@@ -98,7 +112,7 @@ export class IncidentService {
 
   async acknowledge(dedupKey: string): Promise<Incident> {
     const incident = await this.db.tx(async (m) => {
-      const open = await this.findOpen(m, dedupKey);
+      const open = await this.repo.findOpen(m, dedupKey);
       if (!open) throw await this.closedOrUnknown(m, dedupKey);
       if (open.status === 'acknowledged') return open;
       const now = this.clock.now().toISOString();
@@ -111,7 +125,7 @@ export class IncidentService {
       );
       const w = new TxWriter(this.db, m);
       this.timeline(w, open.id, now, 'acknowledged', { by: 'api' });
-      this.outbox.enqueue(w, open, 'acknowledge', now);
+      this.notify(w, open, 'acknowledge', now);
       await w.flush();
       return open;
     });
@@ -124,7 +138,7 @@ export class IncidentService {
     reason: ResolveReason = 'manual',
   ): Promise<Incident> {
     const incident = await this.db.tx(async (m) => {
-      const open = await this.findOpen(m, dedupKey);
+      const open = await this.repo.findOpen(m, dedupKey);
       if (!open) throw await this.closedOrUnknown(m, dedupKey);
       const w = new TxWriter(this.db, m);
       await this.close(w, open, this.clock.now().toISOString(), reason);
@@ -146,14 +160,7 @@ export class IncidentService {
     detail?: Record<string, unknown>,
   ): Promise<boolean> {
     const done = await this.db.tx(async (m) => {
-      const rows = await this.db.query(
-        m,
-        this.db.forUpdate(
-          'SELECT id FROM incidents WHERE id = $1 AND open_key IS NOT NULL',
-        ),
-        [incidentId],
-      );
-      if (rows.length === 0) return false;
+      if (!(await this.repo.lockIfOpen(m, incidentId))) return false;
       const incident = await m.findOneByOrFail(Incident, { id: incidentId });
       if (!stillStale(incident)) return false;
       const w = new TxWriter(this.db, m);
@@ -180,13 +187,14 @@ export class IncidentService {
     openByKey: Map<string, Incident>,
     alert: NormalizedAlert,
     now: string,
-    routingKey: string | null,
+    context: Incident['notifierContext'],
+    routing?: RouterBatch,
   ): Promise<IngestResult> {
     const open = openByKey.get(alert.dedupKey) ?? null;
     // Out-of-order delivery (SNS retries, EventBridge) must not reopen or re-resolve.
     if (
       alert.transitionAt &&
-      !(await this.recordTransition(w, alert.dedupKey, alert.transitionAt))
+      !(await this.repo.recordTransition(w, alert.dedupKey, alert.transitionAt))
     ) {
       return {
         dedupKey: alert.dedupKey,
@@ -224,20 +232,16 @@ export class IncidentService {
       };
     }
     if (open) {
-      await w.query(
-        `UPDATE incidents SET occurrences = occurrences + 1, last_seen_at = $2, severity = $3,
-           current_value = $4, threshold = $5, description = $6, last_transition_at = $7
-         WHERE id = $1`,
-        [
-          open.id,
-          now,
-          alert.severity,
-          alert.currentValue ?? open.currentValue,
-          alert.threshold ?? open.threshold,
-          alert.description ?? open.description,
-          alert.transitionAt ?? open.lastTransitionAt,
-        ],
-      );
+      const seen = {
+        occurrences: open.occurrences + 1,
+        lastSeenAt: now,
+        severity: alert.severity,
+        currentValue: alert.currentValue ?? open.currentValue,
+        threshold: alert.threshold ?? open.threshold,
+        description: alert.description ?? open.description,
+        lastTransitionAt: alert.transitionAt ?? open.lastTransitionAt,
+      };
+      await this.repo.seenAgain(w, open.id, seen);
       Object.assign(open, {
         occurrences: open.occurrences + 1,
         lastSeenAt: now,
@@ -274,7 +278,7 @@ export class IncidentService {
       customDetails: alert.customDetails,
       alertTimestamp: alert.timestamp,
       occurrences: 1,
-      routingKey,
+      notifierContext: context,
       resolveTimeoutMs: alert.resolveTimeoutMs,
       ingestSource: alert.ingestSource,
       alarmArn: alert.alarmArn,
@@ -285,12 +289,24 @@ export class IncidentService {
       resolvedAt: null,
       resolveReason: null,
     };
+    // Routing: decided once, as it opens, and kept with it (see incident-router.port.ts).
+    if (routing) {
+      const decision = await routing.decide(incident, openByKey);
+      incident.route = decision.route;
+      incident.suppressedBy = decision.hold;
+    }
     w.insert(Incident, incident);
     openByKey.set(alert.dedupKey, incident);
     this.timeline(w, incident.id, now, 'triggered', {
       source: alert.ingestSource,
     });
-    this.outbox.enqueue(w, incident, 'trigger', now);
+    if (incident.suppressedBy) {
+      this.timeline(w, incident.id, now, 'suppressed', {
+        ...incident.suppressedBy,
+      });
+      this.metrics?.alertSuppressed(incident.suppressedBy.reason);
+    }
+    this.notify(w, incident, 'trigger', now);
     return {
       dedupKey: alert.dedupKey,
       incidentId: incident.id,
@@ -325,91 +341,87 @@ export class IncidentService {
       resolveReason: reason,
     });
     this.timeline(w, incident.id, now, 'resolved', { reason, ...detail });
-    this.outbox.enqueue(w, incident, 'resolve', now);
+    this.notify(w, incident, 'resolve', now);
     return true;
-  }
-
-  /**
-   * Notes the key's newest source-side transition time; false when `at` is older than
-   * one already applied. Conditional upsert, so concurrent writers keep the newest.
-   */
-  private async recordTransition(
-    w: TxWriter,
-    dedupKey: string,
-    at: string,
-  ): Promise<boolean> {
-    const [row] = await w.query<{ last_transition_at: string }>(
-      this.db.forUpdate(
-        'SELECT last_transition_at FROM key_transitions WHERE dedup_key = $1',
-      ),
-      [dedupKey],
-    );
-    if (row && at < row.last_transition_at) return false;
-    await w.query(
-      `INSERT INTO key_transitions (dedup_key, last_transition_at) VALUES ($1, $2)
-       ON CONFLICT (dedup_key) DO UPDATE SET last_transition_at = excluded.last_transition_at
-       WHERE excluded.last_transition_at > key_transitions.last_transition_at`,
-      [dedupKey, at],
-    );
-    return true;
-  }
-
-  /** The open incidents of a batch's keys in one read per 500 keys, locked on PostgreSQL. */
-  private async prefetchOpen(
-    w: TxWriter,
-    keys: string[],
-  ): Promise<Map<string, Incident>> {
-    const unique = [...new Set(keys)];
-    const open = new Map<string, Incident>();
-    for (let i = 0; i < unique.length; i += 500) {
-      const part = unique.slice(i, i + 500);
-      const rows = await w.query(
-        this.db.forUpdate(
-          `SELECT * FROM incidents WHERE open_key IN (${part.map((_, n) => `$${n + 1}`).join(', ')}) ORDER BY open_key`,
-        ),
-        part,
-      );
-      for (const row of rows) {
-        const incident = this.db.fromRow(Incident, row);
-        open.set(incident.dedupKey, incident);
-      }
-    }
-    return open;
-  }
-
-  private async findOpen(
-    m: EntityManager,
-    dedupKey: string,
-  ): Promise<Incident | null> {
-    const [row] = await this.db.query(
-      m,
-      this.db.forUpdate('SELECT * FROM incidents WHERE open_key = $1'),
-      [dedupKey],
-    );
-    return row ? this.db.fromRow(Incident, row) : null;
-  }
-
-  private findLatest(
-    m: EntityManager,
-    dedupKey: string,
-  ): Promise<Incident | null> {
-    return m.findOne(Incident, {
-      where: { dedupKey },
-      order: { createdAt: 'DESC', id: 'DESC' },
-    });
   }
 
   private async closedOrUnknown(
     m: EntityManager,
     dedupKey: string,
   ): Promise<AlertingError> {
-    const latest = await this.findLatest(m, dedupKey);
+    const latest = await this.repo.findLatest(m, dedupKey);
     return latest
       ? new AlertingError(
           'conflict',
           `incident ${dedupKey} is already resolved`,
         )
       : new AlertingError('not-found', `no incident with dedupKey ${dedupKey}`);
+  }
+
+  /**
+   * The outbox rows of a transition, to the incident's route. A held incident has not
+   * paged, so none of its transitions is sent; one that paged is never held again.
+   */
+  private notify(
+    w: TxWriter,
+    incident: Incident,
+    action: NotificationAction,
+    now: string,
+  ): void {
+    if (incident.suppressedBy) return;
+    this.outbox.enqueue(
+      w,
+      this.payload(incident),
+      action,
+      now,
+      incident.route?.targets,
+    );
+  }
+
+  /**
+   * Ends an incident's hold if `recheck` (run in the transaction, the row locked) finds
+   * none left: its trigger goes out now, to the route decided when it opened (and its
+   * acknowledge, if someone acknowledged it meanwhile). A hold that changed reason is
+   * stored. True when this call sent the trigger: concurrent callers send it once.
+   */
+  async release(
+    incidentId: string,
+    recheck: (incident: Incident, w: TxWriter) => Promise<IncidentHold | null>,
+  ): Promise<boolean> {
+    const done = await this.db.tx(async (m) => {
+      const incident = await this.repo.lockIfHeld(m, incidentId);
+      if (!incident) return false;
+      const w = new TxWriter(this.db, m);
+      const hold = await recheck(incident, w);
+      if (hold) {
+        if (JSON.stringify(hold) !== JSON.stringify(incident.suppressedBy))
+          await this.repo.setHold(w, incidentId, hold);
+        return false;
+      }
+      const now = this.clock.now().toISOString();
+      await this.repo.setHold(w, incidentId, null);
+      this.timeline(w, incidentId, now, 'released', {
+        ...incident.suppressedBy,
+      });
+      incident.suppressedBy = null;
+      this.notify(w, incident, 'trigger', now);
+      if (incident.status === 'acknowledged')
+        this.notify(w, incident, 'acknowledge', now);
+      await w.flush();
+      return true;
+    });
+    if (done) {
+      this.metrics?.holdReleased();
+      this.outbox.committed();
+    }
+    return done;
+  }
+
+  private payload(incident: Incident) {
+    return {
+      incident: toSnapshot(incident),
+      context: incident.notifierContext,
+    };
   }
 
   private timeline(

@@ -1,5 +1,5 @@
 import type { Incident } from './incident.entity.js';
-import type { IncidentSnapshot } from './notifier/notifier.port.js';
+import type { IncidentSnapshot } from '../notifier/notifier.port.js';
 
 export function toSnapshot(incident: Incident): IncidentSnapshot {
   return {

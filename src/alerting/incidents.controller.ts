@@ -1,4 +1,12 @@
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+} from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { IncidentStatus } from './incident.entity.js';
 import { IncidentQueries, incidentView } from './incident.queries.js';
@@ -32,15 +40,29 @@ export class IncidentsController {
     required: false,
     description: 'nextCursor of the previous page',
   })
+  @ApiQuery({
+    name: 'suppressed',
+    required: false,
+    description:
+      'true: only incidents held back (never paged so far); false: the others',
+  })
   list(
     @Query('status') status?: unknown,
     @Query('limit') limit?: unknown,
     @Query('cursor') cursor?: unknown,
+    @Query('suppressed') suppressed?: unknown,
   ) {
+    if (
+      suppressed !== undefined &&
+      suppressed !== 'true' &&
+      suppressed !== 'false'
+    )
+      throw new BadRequestException(['suppressed must be true or false']);
     return this.queries.list(
       parseList('status', status, STATUSES),
       parseLimit(limit),
       parseCursor(cursor, 'uuid'),
+      suppressed === undefined ? undefined : suppressed === 'true',
     );
   }
 

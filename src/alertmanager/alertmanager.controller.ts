@@ -10,8 +10,8 @@ import {
 } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { IngestResult } from '../alerting/alert.types.js';
-import { AlertingError } from '../alerting/alerting.errors.js';
-import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
+import { AlertingError } from '../ops/alerting.errors.js';
+import { ALERTING_CONFIG } from '../config/alerting.config.js';
 import { IncidentService } from '../alerting/incident.service.js';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import {

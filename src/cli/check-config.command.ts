@@ -23,6 +23,7 @@ export function maskedConfig(config: AlertingConfig): Record<string, unknown> {
     pagerduty: {
       ...config.pagerduty,
       routingKey: maskSecret(config.pagerduty.routingKey),
+      webhookSecrets: config.pagerduty.webhookSecrets.map((s) => maskSecret(s)),
     },
     // Webhook URLs often carry a token in the path or query (Slack, Teams).
     webhookUrl: config.webhookUrl
@@ -73,7 +74,7 @@ function warnings(config: AlertingConfig): string[] {
   const out: string[] = [];
   if (config.apiKeys.length === 0)
     out.push('API_KEYS is empty: the /v1 API is open without authentication');
-  if (config.notifiers.length === 1 && config.notifiers[0] === 'log') {
+  if (config.notifiers?.length === 1 && config.notifiers[0] === 'log') {
     out.push('NOTIFIERS is log only: nobody is paged');
   }
   return out;

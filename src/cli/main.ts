@@ -2,10 +2,11 @@
 import { runAlarmsCli, type CliIo } from '../cloudwatch/alarms.cli.js';
 import { runCheckConfig } from './check-config.command.js';
 import { runIncidents } from './incidents.command.js';
+import { runRoutes } from './routes.command.js';
 import { runSimulate } from './simulate.command.js';
 import { runTest } from './test.command.js';
 import { reportUsageError, UsageError } from './target.options.js';
-import { isEntryPoint } from './entry-point.js';
+import { isEntryPoint } from '../ops/entry-point.js';
 
 export const USAGE = `Usage: alerting <command> [options]
 
@@ -15,6 +16,7 @@ Commands:
   check-config               validate the environment as the service would; show it masked
   incidents list|ack|resolve list or change incidents of a running service
   alarms plan|apply          keep the CloudWatch alarms in line with the code
+  routes test                which route an alert takes in a routing file (offline)
 
 Run "alerting <command> --help" for its options.
 Exit codes: 0 success, 1 failure (a failed expectation, invalid config, an error answer), 2 usage.`;
@@ -39,6 +41,8 @@ export async function runCli(
         return runCheckConfig(rest, env, io);
       case 'incidents':
         return await runIncidents(rest, env, io);
+      case 'routes':
+        return runRoutes(rest, env, io);
       case 'alarms':
         return await runAlarmsCli(rest, env, io);
       case undefined:

@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CliIo } from '../cloudwatch/alarms.cli.js';
+import { splitList } from '../config/env.schema.js';
 import {
   REPORT_FORMATS,
   renderRun,
@@ -35,7 +36,8 @@ ${TARGET_HELP}
   --notifier NAME       with --target: whose deliveries an expect without notifier reads
   --topic-arn ARN       with --target: cloudwatch steps' topic (in its SNS_TOPIC_ARNS)
   --webhook-secret S    with --target: a PAGERDUTY_WEBHOOK_SECRETS entry, for pagerduty
-                        steps (env ALERTING_WEBHOOK_SECRET)
+                        steps (env ALERTING_WEBHOOK_SECRET, else the first of env
+                        PAGERDUTY_WEBHOOK_SECRETS)
   --sns-signer          with --target: sign cloudwatch steps with a local certificate on
                         127.0.0.1 (the target must trust it: SNS_CERT_URL_PATTERN)
   --quiet               no progress on stderr
@@ -95,7 +97,11 @@ export async function runAndReport(
     client,
     notifier: values.notifier,
     snsTopicArn: values['topic-arn'],
-    webhookSecret: values['webhook-secret'] ?? env.ALERTING_WEBHOOK_SECRET,
+    // env: the service's own list, so the secret stays out of shell history
+    webhookSecret:
+      values['webhook-secret'] ??
+      env.ALERTING_WEBHOOK_SECRET ??
+      splitList(env.PAGERDUTY_WEBHOOK_SECRETS)[0],
     snsSigner: values['sns-signer'],
     logLevel: values.verbose ? 'warn' : undefined,
     progress,

@@ -2,7 +2,7 @@ import {
   CloudWatchClient,
   DescribeAlarmsCommand,
 } from '@aws-sdk/client-cloudwatch';
-import { CloudWatchFake } from '../../test/fakes/cloudwatch.fake.js';
+import { CloudWatchFake } from '../testing/cloudwatch.fake.js';
 import { AlarmManager, DEFAULT_OWNER_TAG } from './alarm-manager.js';
 import {
   hybridRoutingAlarmPrefix,

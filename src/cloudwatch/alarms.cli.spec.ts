@@ -1,4 +1,4 @@
-import { CloudWatchFake } from '../../test/fakes/cloudwatch.fake.js';
+import { CloudWatchFake } from '../testing/cloudwatch.fake.js';
 import { runAlarmsCli } from './alarms.cli.js';
 
 describe(runAlarmsCli.name, () => {

@@ -8,7 +8,7 @@ import {
   hybridRoutingAlarmPrefix,
   hybridRoutingAlarmSpecs,
 } from './alarm-specs.js';
-import { isEntryPoint } from '../cli/entry-point.js';
+import { isEntryPoint } from '../ops/entry-point.js';
 
 const USAGE = `Usage: npm run alarms -- <plan|apply> [--help]
 

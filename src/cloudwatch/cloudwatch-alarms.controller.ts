@@ -1,8 +1,11 @@
 import { Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AlertingError } from '../alerting/alerting.errors.js';
-import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
-import type { AlertingConfig } from '../config/alerting.config.js';
+import { AlertingError } from '../ops/alerting.errors.js';
+import {
+  ALERTING_CONFIG,
+  type AlertingConfig,
+} from '../config/alerting.config.js';
+import { CLOUDWATCH_OPTIONS } from './cloudwatch.options.js';
 import type { AlarmApplyResult, AlarmPlan } from './alarm-manager.js';
 import {
   hybridRoutingAlarmPrefix,
@@ -32,6 +35,8 @@ export class CloudWatchAlarmsController {
   constructor(
     @Inject(CLOUDWATCH_CLIENT) private readonly cloudWatch: CloudWatchAccess,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
+    @Inject(CLOUDWATCH_OPTIONS)
+    private readonly options: { snsTopicArn?: string },
   ) {}
 
   @Get('plan')
@@ -67,7 +72,7 @@ export class CloudWatchAlarmsController {
   }
 
   private async manager() {
-    const snsTopicArn = this.config.sns.topicArn;
+    const snsTopicArn = this.options.snsTopicArn;
     if (!snsTopicArn) {
       throw new AlertingError(
         'conflict',

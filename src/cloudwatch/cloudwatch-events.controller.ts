@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { IngestItem, IngestResult } from '../alerting/alert.types.js';
-import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
+import { ALERTING_CONFIG } from '../config/alerting.config.js';
 import { IncidentService } from '../alerting/incident.service.js';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import {

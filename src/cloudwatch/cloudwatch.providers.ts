@@ -1,7 +1,9 @@
 import type { Provider } from '@nestjs/common';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
-import type { AlertingConfig } from '../config/alerting.config.js';
+import {
+  ALERTING_CONFIG,
+  type AlertingConfig,
+} from '../config/alerting.config.js';
 
 export const CLOUDWATCH_CLIENT = Symbol('CLOUDWATCH_CLIENT');
 
@@ -16,19 +18,25 @@ export type CloudWatchAccess = () => Promise<{
   sdk: CloudWatchSdk;
 }>;
 
-/** Credentials come from the SDK's default chain; `AWS_ENDPOINT_URL` points the client at a local fake. */
+/** Credentials come from the SDK's default chain; `endpointUrl` points the client at a local fake. */
+export function createCloudWatchAccess(aws: {
+  region: string;
+  endpointUrl?: string;
+}): CloudWatchAccess {
+  let loaded: ReturnType<CloudWatchAccess> | undefined;
+  return () =>
+    (loaded ??= import('@aws-sdk/client-cloudwatch').then((sdk) => ({
+      sdk,
+      client: new sdk.CloudWatchClient({
+        region: aws.region,
+        endpoint: aws.endpointUrl,
+      }),
+    })));
+}
+
 export const cloudWatchClientProvider: Provider = {
   provide: CLOUDWATCH_CLIENT,
   inject: [ALERTING_CONFIG],
-  useFactory: (config: AlertingConfig): CloudWatchAccess => {
-    let loaded: ReturnType<CloudWatchAccess> | undefined;
-    return () =>
-      (loaded ??= import('@aws-sdk/client-cloudwatch').then((sdk) => ({
-        sdk,
-        client: new sdk.CloudWatchClient({
-          region: config.aws.region,
-          endpoint: config.aws.endpointUrl,
-        }),
-      })));
-  },
+  useFactory: (config: AlertingConfig): CloudWatchAccess =>
+    createCloudWatchAccess(config.aws),
 };

@@ -12,6 +12,9 @@ import {
 export type AppEnv = (typeof APP_ENVS)[number];
 export type NotifierName = 'pagerduty' | 'sns' | 'webhook' | 'log';
 
+/** Injection token of the resolved {@link AlertingConfig}, provided by the alerting module. */
+export const ALERTING_CONFIG = Symbol('ALERTING_CONFIG');
+
 /** Typed configuration of the alerting service, built once from the environment at boot. */
 export interface AlertingConfig {
   port: number;
@@ -20,7 +23,10 @@ export interface AlertingConfig {
   trustProxy: boolean | number | string;
   appEnv: AppEnv;
   databaseUrl: string;
-  notifiers: NotifierName[];
+  /** the notifier adapters deliveries go to; null: every adapter registered in the app */
+  notifiers: string[] | null;
+  /** run the dispatcher's polling fallback and the reconciler's ticks (module option `schedule`) */
+  schedule: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
   pagerduty: {
     routingKey?: string;
@@ -30,6 +36,8 @@ export interface AlertingConfig {
     client: string;
     clientUrl?: string;
     rateLimitPerMinute: number;
+    /** secrets of the V3 webhook subscriptions allowed to post to /v1/pagerduty/webhooks */
+    webhookSecrets: string[];
   };
   webhookUrl?: string;
   sns: { topicArn?: string; topicAllowlist: string[]; certUrlPattern: string };
@@ -51,6 +59,8 @@ export interface AlertingConfig {
   database: { connectTimeoutMs: number; queryTimeoutMs: number };
   incidentResolveTimeoutMs: number;
   reconcileIntervalMs: number;
+  /** ROUTING_FILE: routes, named PagerDuty keys, inhibit rules (standalone service) */
+  routingFile?: string;
   /** the reconciler also asks CloudWatch DescribeAlarms about alarm incidents (RECONCILE_CLOUDWATCH) */
   reconcileCloudWatch: boolean;
   delivery: {
@@ -98,7 +108,10 @@ export const MIN_API_KEY_LENGTH = 16;
  * Validates the whole environment and returns the typed config, or throws one
  * {@link ConfigValidationError} listing every offending variable.
  */
-export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
+export function loadAlertingConfig(
+  rawEnv: Env,
+  { embedded = false }: { embedded?: boolean } = {},
+): AlertingConfig {
   // An empty variable means "unset" to an operator, not "set to nothing".
   const env: Env = Object.fromEntries(
     Object.entries(rawEnv).filter(
@@ -114,6 +127,8 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
   const notifiers = splitList(
     env.NOTIFIERS ?? (appEnv === 'development' ? 'log' : 'pagerduty'),
   );
+  // Embedded, the adapters bring their own settings and the host its own auth.
+  if (embedded) notifiers.length = 0;
   if (notifiers.includes('pagerduty') && !env.PAGERDUTY_ROUTING_KEY) {
     problems.push(
       'PAGERDUTY_ROUTING_KEY: required when the pagerduty notifier is enabled',
@@ -126,7 +141,7 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
     problems.push('SNS_TOPIC_ARN: required when the sns notifier is enabled');
   }
   const apiKeys = splitList(env.API_KEYS);
-  if (appEnv !== 'development' && apiKeys.length === 0) {
+  if (!embedded && appEnv !== 'development' && apiKeys.length === 0) {
     problems.push(`API_KEYS: required when APP_ENV is ${appEnv}`);
   }
   const short = apiKeys.filter((k) => k.length < MIN_API_KEY_LENGTH).length;
@@ -166,7 +181,8 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
     trustProxy: trustProxy ?? false,
     appEnv,
     databaseUrl: env.DATABASE_URL ?? 'sqlite:./data/alerting.sqlite',
-    notifiers: [...new Set(notifiers)] as NotifierName[],
+    notifiers: [...new Set(notifiers)],
+    schedule: true,
     logLevel: schema.LOG_LEVEL ?? 'info',
     pagerduty: {
       routingKey: env.PAGERDUTY_ROUTING_KEY,
@@ -177,6 +193,7 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
       client: env.PAGERDUTY_CLIENT ?? 'orchestrator-alerting',
       clientUrl: env.PAGERDUTY_CLIENT_URL,
       rateLimitPerMinute: schema.PAGERDUTY_RATE_LIMIT_PER_MINUTE ?? 120,
+      webhookSecrets: splitList(env.PAGERDUTY_WEBHOOK_SECRETS),
     },
     webhookUrl: env.WEBHOOK_URL,
     sns: {
@@ -212,6 +229,7 @@ export function loadAlertingConfig(rawEnv: Env): AlertingConfig {
       env.INCIDENT_RESOLVE_TIMEOUT ?? '4h',
     )!,
     reconcileIntervalMs: parseDuration(env.RECONCILE_INTERVAL ?? '30s')!,
+    routingFile: env.ROUTING_FILE,
     // Unset: on where this instance already talks to AWS, so it has credentials and a region;
     // a deployment that only receives SNS deliveries may have no CloudWatch permissions.
     reconcileCloudWatch: env.RECONCILE_CLOUDWATCH
@@ -257,4 +275,178 @@ export function maskSecret(value: string | undefined | null): string | null {
   if (!value) return null;
   if (value.length < MIN_MASKED_TAIL_LENGTH) return '****';
   return `****${value.slice(-4)}`;
+}
+
+/**
+ * The alerting module's configuration as a host passes it (`AlertingModule.forRoot({ config })`):
+ * every field optional, durations as `30s`/`4h` or milliseconds. Never read from `process.env`.
+ */
+export interface AlertingOptions {
+  /** `development` (default), `staging` or `production`: the incidents' default environment */
+  appEnv?: AppEnv;
+  /**
+   * Names of the notifier adapters deliveries go to, built-in (`pagerduty`, `sns`, `webhook`,
+   * `log`) or the host's own (`@NotifierAdapter()`). Default: every adapter registered in the app.
+   */
+  notifiers?: string[];
+  /** default resolve timeout of an incident nobody updates; default `4h` */
+  resolveTimeout?: string | number;
+  /** reconciler period; default `30s` */
+  reconcileInterval?: string | number;
+  /** PagerDuty `component` and `group` when the alert names none */
+  component?: string;
+  group?: string;
+  awsRegion?: string;
+  /** a local AWS fake (CloudWatch reconcile, SNS publish) */
+  awsEndpointUrl?: string;
+  cloudwatchDashboardName?: string;
+  appDashboardUrl?: string;
+  appDashboardName?: string;
+  /**
+   * PagerDuty settings the `pagerduty` adapter starts from (`PagerDutyModule.forRoot(...)`
+   * options win over these); the routing key can change at runtime.
+   */
+  pagerduty?: {
+    routingKey?: string;
+    eventsUrl?: string;
+    serviceName?: string;
+    escalationPolicyId?: string;
+    client?: string;
+    clientUrl?: string;
+    rateLimitPerMinute?: number;
+  };
+  /** outbox tuning; defaults 1s, 5m, 24h, 30s, 1s */
+  delivery?: {
+    retryBase?: string | number;
+    retryMax?: string | number;
+    maxAge?: string | number;
+    lease?: string | number;
+    pollInterval?: string | number;
+    /** one send's budget, connect included; default 10s */
+    timeout?: string | number;
+  };
+}
+
+/** Each option and the environment variable of the standalone service it stands for. */
+const OPTION_ENV: Record<string, string> = {
+  appEnv: 'APP_ENV',
+  resolveTimeout: 'INCIDENT_RESOLVE_TIMEOUT',
+  reconcileInterval: 'RECONCILE_INTERVAL',
+  component: 'ALERT_COMPONENT',
+  group: 'ALERT_GROUP',
+  awsRegion: 'AWS_REGION',
+  awsEndpointUrl: 'AWS_ENDPOINT_URL',
+  cloudwatchDashboardName: 'CLOUDWATCH_DASHBOARD_NAME',
+  appDashboardUrl: 'APP_DASHBOARD_URL',
+  appDashboardName: 'APP_DASHBOARD_NAME',
+  'delivery.retryBase': 'DELIVERY_RETRY_BASE',
+  'delivery.retryMax': 'DELIVERY_RETRY_MAX',
+  'delivery.maxAge': 'DELIVERY_MAX_AGE',
+  'delivery.lease': 'DELIVERY_LEASE',
+  'delivery.pollInterval': 'DISPATCH_POLL_INTERVAL',
+  'delivery.timeout': 'DELIVERY_TIMEOUT',
+  'pagerduty.routingKey': 'PAGERDUTY_ROUTING_KEY',
+  'pagerduty.eventsUrl': 'PAGERDUTY_EVENTS_URL',
+  'pagerduty.serviceName': 'PAGERDUTY_SERVICE_NAME',
+  'pagerduty.escalationPolicyId': 'PAGERDUTY_ESCALATION_POLICY_ID',
+  'pagerduty.client': 'PAGERDUTY_CLIENT',
+  'pagerduty.clientUrl': 'PAGERDUTY_CLIENT_URL',
+  'pagerduty.rateLimitPerMinute': 'PAGERDUTY_RATE_LIMIT_PER_MINUTE',
+};
+const NESTED = ['delivery', 'pagerduty'] as const;
+
+/**
+ * Defaults applied and every field validated, through the same rules as the standalone
+ * environment: one {@link ConfigValidationError} names every bad option.
+ */
+export function resolveAlertingConfig(
+  options: AlertingOptions = {},
+  {
+    schedule = true,
+    auth,
+  }: { schedule?: boolean; auth?: false | { apiKeys: string[] } } = {},
+): AlertingConfig {
+  const env: Env = {};
+  const problems: string[] = [];
+  const apiKeys = auth ? auth.apiKeys : [];
+  if (
+    auth &&
+    (!Array.isArray(apiKeys) ||
+      apiKeys.some((k) => typeof k !== 'string' || k === ''))
+  )
+    problems.push('auth.apiKeys: must be a list of non-empty keys');
+  const flat: Record<string, unknown> = { ...options };
+  delete flat.notifiers;
+  for (const group of NESTED) {
+    delete flat[group];
+    for (const [k, v] of Object.entries(options[group] ?? {}))
+      flat[`${group}.${k}`] = v;
+  }
+  for (const [option, value] of Object.entries(flat)) {
+    if (value === undefined) continue;
+    const name = OPTION_ENV[option];
+    if (!name) problems.push(`${option}: unknown option`);
+    else if (typeof value !== 'string' && typeof value !== 'number')
+      problems.push(`${option}: must be a string`);
+    else env[name] = String(value);
+  }
+  const notifiers = options.notifiers;
+  if (
+    notifiers !== undefined &&
+    (!Array.isArray(notifiers) ||
+      notifiers.some((n) => typeof n !== 'string' || n.trim() === ''))
+  )
+    problems.push('notifiers: must be a list of notifier names');
+  const byEnv = new Map(Object.entries(OPTION_ENV).map(([o, e]) => [e, o]));
+  let config: AlertingConfig | undefined;
+  try {
+    config = loadAlertingConfig(env, { embedded: true });
+  } catch (error) {
+    if (!(error instanceof ConfigValidationError)) throw error;
+    problems.push(
+      ...error.problems.map((p) => {
+        const name = p.slice(0, p.indexOf(':'));
+        return byEnv.has(name)
+          ? `${byEnv.get(name)}${p.slice(name.length)}`
+          : p;
+      }),
+    );
+  }
+  if (
+    config &&
+    auth !== false &&
+    apiKeys.length === 0 &&
+    config.appEnv !== 'development'
+  )
+    problems.push(
+      `auth: apiKeys required when appEnv is ${config.appEnv} (or auth: false to leave the routes to the host's guard)`,
+    );
+  if (problems.length > 0 || !config) throw new ConfigValidationError(problems);
+  return {
+    ...config,
+    notifiers: notifiers ? [...new Set(notifiers)] : null,
+    apiKeys: auth ? [...apiKeys] : [],
+    schedule,
+  };
+}
+
+/** The standalone service's environment as module options (see {@link AlertingOptions}). */
+export function alertingOptionsFromEnv(env: Env): AlertingOptions {
+  const options: Record<string, unknown> = {};
+  const nested: Record<string, Record<string, string>> = {
+    delivery: {},
+    pagerduty: {},
+  };
+  for (const [option, name] of Object.entries(OPTION_ENV)) {
+    const value = env[name];
+    if (value === undefined || value.trim() === '') continue;
+    const [group, key] = option.split('.');
+    if (key) nested[group][key] = value;
+    else options[option] = value;
+  }
+  return {
+    ...options,
+    ...nested,
+    notifiers: loadAlertingConfig(env).notifiers ?? undefined,
+  } as AlertingOptions;
 }

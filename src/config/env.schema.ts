@@ -66,6 +66,20 @@ class IsNotifierList implements ValidatorConstraintInterface {
   }
 }
 
+@ValidatorConstraint({ name: 'secretList' })
+class IsSecretList implements ValidatorConstraintInterface {
+  validate(value: unknown) {
+    return (
+      typeof value === 'string' &&
+      splitList(value).length > 0 &&
+      splitList(value).every((s) => s.length >= 16 && !/\s/.test(s))
+    );
+  }
+  defaultMessage() {
+    return 'must be a comma list of secrets, each at least 16 characters without spaces';
+  }
+}
+
 @ValidatorConstraint({ name: 'regex' })
 class IsRegex implements ValidatorConstraintInterface {
   validate(value: unknown) {
@@ -122,6 +136,7 @@ export class EnvSchema {
   @IsInt()
   @Min(0)
   PAGERDUTY_RATE_LIMIT_PER_MINUTE?: number;
+  @IsOptional() @Validate(IsSecretList) PAGERDUTY_WEBHOOK_SECRETS?: string;
   @IsOptional() @IsUrl(urlOptions) WEBHOOK_URL?: string;
   @IsOptional()
   @Matches(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$/, {
@@ -163,4 +178,5 @@ export class EnvSchema {
   @IsOptional() @IsString() SNS_TOPIC_ARNS?: string;
   @IsOptional() @Validate(IsRegex) SNS_CERT_URL_PATTERN?: string;
   @IsOptional() @IsIn(LOG_LEVELS) LOG_LEVEL?: (typeof LOG_LEVELS)[number];
+  @IsOptional() @IsString() ROUTING_FILE?: string;
 }

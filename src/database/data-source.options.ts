@@ -2,21 +2,10 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import pg from 'pg';
 import type { DataSourceOptions } from 'typeorm';
-import { Incident } from '../alerting/incident.entity.js';
-import { IncidentEvent } from '../alerting/incident-event.entity.js';
-import { Delivery } from '../alerting/notifier/delivery.entity.js';
-import { Setting } from './setting.entity.js';
-import { SnsMessageRecord } from '../sns/sns-message.entity.js';
 import { alertingMigrations } from './migrations/index.js';
 
-/** Entities of the alerting module: a host app reusing its own connection registers these. */
-export const alertingEntities = [
-  Incident,
-  IncidentEvent,
-  Delivery,
-  Setting,
-  SnsMessageRecord,
-];
+/** The name of the module's own TypeORM DataSource (`@InjectDataSource(ALERTING_DATA_SOURCE)`). */
+export const ALERTING_DATA_SOURCE = 'alerting';
 
 /** How long to wait for PostgreSQL before answering 503; unset waits forever. */
 export interface DatabaseTimeouts {
@@ -78,15 +67,24 @@ export function sqliteFileProblem(connection: unknown): string | undefined {
   }
 }
 
-/** TypeORM options for `DATABASE_URL` (`sqlite:<file>`, `sqlite::memory:`, `postgres://…`). */
+/**
+ * TypeORM options for `DATABASE_URL` (`sqlite:<file>`, `sqlite::memory:`, `postgres://…`).
+ * Entities are those the imported modules register (`autoLoadEntities`); every table, the
+ * migrations' own included, is named `tablePrefix` + name.
+ */
 export function dataSourceOptions(
   databaseUrl: string,
-  timeouts?: DatabaseTimeouts,
+  {
+    tablePrefix = '',
+    timeouts,
+  }: { tablePrefix?: string; timeouts?: DatabaseTimeouts } = {},
 ): DataSourceOptions {
   const common = {
-    entities: alertingEntities,
+    name: ALERTING_DATA_SOURCE,
     migrations: alertingMigrations,
     migrationsRun: false,
+    migrationsTableName: `${tablePrefix}migrations`,
+    entityPrefix: tablePrefix,
     synchronize: false,
     logging: false,
   } as const;

@@ -7,8 +7,12 @@ import {
   type ObjectLiteral,
 } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
-import { sqliteFileProblem } from './data-source.options.js';
+import {
+  ALERTING_DATA_SOURCE,
+  sqliteFileProblem,
+} from './data-source.options.js';
 import { DatabaseUnavailableError } from './database-unavailable.js';
+import { tablePrefixOf, withTablePrefix } from './table-prefix.js';
 
 type Work<T> = (manager: EntityManager) => Promise<T>;
 interface Queued {
@@ -36,10 +40,30 @@ export class DatabaseService {
   private draining = false;
   private readonly statements = new Map<string, RawStatement>();
   private statementsOf?: RawSqlite;
+  /** the table prefix; raw SQL is rewritten once per distinct statement */
+  readonly tablePrefix: string;
+  private readonly prefixed = new Map<string, string>();
 
-  constructor(@InjectDataSource() readonly dataSource: DataSource) {
+  constructor(
+    @InjectDataSource(ALERTING_DATA_SOURCE) readonly dataSource: DataSource,
+  ) {
     this.dialect =
       dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite';
+    this.tablePrefix = tablePrefixOf(dataSource);
+  }
+
+  /** `sql` with the table prefix applied (the same string when there is none). */
+  sql(sql: string): string {
+    if (!this.tablePrefix) return sql;
+    let out = this.prefixed.get(sql);
+    if (out === undefined) {
+      out = withTablePrefix(sql, this.tablePrefix);
+      // batch INSERTs differ in row count: keep the cache bounded (oldest out first)
+      if (this.prefixed.size > 500)
+        this.prefixed.delete(this.prefixed.keys().next().value!);
+      this.prefixed.set(sql, out);
+    }
+    return out;
   }
 
   get isPostgres(): boolean {
@@ -160,9 +184,10 @@ export class DatabaseService {
    */
   async query<T = Record<string, unknown>>(
     manager: EntityManager,
-    sql: string,
+    rawSql: string,
     params: unknown[],
   ): Promise<T[]> {
+    const sql = this.sql(rawSql);
     if (this.isPostgres) {
       // TypeORM answers a PostgreSQL UPDATE/DELETE with [rows, affected], not rows: an
       // `UPDATE … RETURNING` (the dispatcher's claim) would otherwise yield no usable ids.

@@ -5,10 +5,12 @@ import { migrationOptions } from './data-source.options.js';
 const MIGRATION_LOCK_ID = 7_318_004_211;
 
 /**
- * Runs pending migrations; on PostgreSQL under a session advisory lock so instances
- * starting together migrate once, the others waiting and then finding nothing to do.
+ * Runs the alerting module's pending migrations on `dataSource` (its `entityPrefix` names
+ * the tables). On PostgreSQL under a session advisory lock, so instances (or hosts) starting
+ * together migrate once, the others waiting and then finding nothing to do. The module
+ * runs it at start on its own DataSource; export for a host that migrates in a job of its own.
  */
-export async function runMigrationsLocked(
+export async function runAlertingMigrations(
   dataSource: DataSource,
 ): Promise<void> {
   if (dataSource.options.type !== 'postgres') {
@@ -37,12 +39,12 @@ export async function openMigratedDataSource(
 ): Promise<DataSource> {
   if (options.type !== 'postgres') {
     const dataSource = await new DataSource(options).initialize();
-    await runMigrationsLocked(dataSource);
+    await runAlertingMigrations(dataSource);
     return dataSource;
   }
   const migrator = await new DataSource(migrationOptions(options)).initialize();
   try {
-    await runMigrationsLocked(migrator);
+    await runAlertingMigrations(migrator);
   } finally {
     await migrator.destroy();
   }

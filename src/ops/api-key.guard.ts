@@ -4,6 +4,7 @@ import {
   Injectable,
   Logger,
   UnauthorizedException,
+  UseFilters,
   UseGuards,
   type CanActivate,
   type ExecutionContext,
@@ -17,10 +18,22 @@ import {
 } from '@nestjs/swagger';
 import { DEFAULT_IPV6_SUBNET_PREFIX, normalizeIp } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
-import type { AlertingConfig } from '../config/alerting.config.js';
+import { AlertingExceptionFilter } from './alerting-exception.filter.js';
 import { comeBackLater } from './ingest-route.decorator.js';
-import { IS_PUBLIC } from './public.decorator.js';
+import { ALERTING_PUBLIC_KEY } from './public.decorator.js';
+
+/** Injection token: `{ apiKeys }`, or `false` when the host's own guards protect the module. */
+export const ALERTING_AUTH = Symbol('ALERTING_AUTH');
+export type AlertingAuth =
+  | false
+  | {
+      apiKeys: string[];
+      /** invalid keys per address and minute before it is locked out; 0 off; default 20 */
+      failuresPerMinute?: number;
+    };
+
+/** One count per app: the guard is instantiated per module holding alerting controllers. */
+const failuresOf = new WeakMap<object, FailureWindows>();
 
 export const API_KEY_SCHEME = 'api-key';
 export const BEARER_SCHEME = 'bearer';
@@ -34,20 +47,30 @@ const MAX_TRACKED_ADDRESSES = 10_000;
 const digest = (value: string) =>
   createHash('sha256').update(value, 'utf8').digest();
 
-/** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-export function presentedKey(
-  headers: FastifyRequest['headers'],
-): string | undefined {
+/**
+ * The keys a request presents, `X-API-Key` first: a host's own `Authorization: Bearer`
+ * token travels beside the alerting key and must not hide it.
+ */
+export function presentedKeys(headers: FastifyRequest['headers']): string[] {
+  const keys: string[] = [];
+  const header = headers['x-api-key'];
+  if (typeof header === 'string' && header !== '') keys.push(header);
   const auth = headers.authorization;
   if (
     typeof auth === 'string' &&
     auth.length > 7 &&
     auth.slice(0, 7).toLowerCase() === 'bearer '
   ) {
-    return auth.slice(7).trim();
+    keys.push(auth.slice(7).trim());
   }
-  const header = headers['x-api-key'];
-  return typeof header === 'string' && header !== '' ? header : undefined;
+  return keys;
+}
+
+/** The key a request presents first (`X-API-Key`, else `Authorization: Bearer`). */
+export function presentedKey(
+  headers: FastifyRequest['headers'],
+): string | undefined {
+  return presentedKeys(headers)[0];
 }
 
 /**
@@ -59,15 +82,22 @@ export function presentedKey(
 export class ApiKeyGuard implements CanActivate {
   private readonly logger = new Logger('Auth');
   private readonly keys: Buffer[];
+  private readonly off: boolean;
   private readonly failures: FailureWindows;
 
   constructor(
-    @Inject(ALERTING_CONFIG) config: AlertingConfig,
+    @Inject(ALERTING_AUTH) auth: AlertingAuth,
     private readonly reflector: Reflector,
   ) {
-    this.keys = config.apiKeys.map(digest);
-    this.failures = new FailureWindows(config.authFailuresPerMinute);
-    if (this.keys.length === 0) {
+    this.off = auth === false;
+    this.keys = auth ? auth.apiKeys.map(digest) : [];
+    let failures = auth ? failuresOf.get(auth) : undefined;
+    if (auth && !failures) {
+      failures = new FailureWindows(auth.failuresPerMinute ?? 20);
+      failuresOf.set(auth, failures);
+    }
+    this.failures = failures ?? new FailureWindows(0);
+    if (!this.off && this.keys.length === 0) {
       // Config validation refuses staging/production without keys; this is development.
       this.logger.warn(
         'API_KEYS is empty: the /v1 API is open without authentication (development only)',
@@ -76,9 +106,9 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.keys.length === 0) return true;
+    if (this.off || this.keys.length === 0) return true;
     if (
-      this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
+      this.reflector.getAllAndOverride<boolean>(ALERTING_PUBLIC_KEY, [
         context.getHandler(),
         context.getClass(),
       ])
@@ -100,16 +130,18 @@ export class ApiKeyGuard implements CanActivate {
         'too many failed API key checks from this address; retry after Retry-After seconds',
       );
     }
-    const key = presentedKey(request.headers);
-    if (key === undefined) {
+    const presented = presentedKeys(request.headers);
+    if (presented.length === 0) {
       throw new UnauthorizedException(
         'missing API key: send Authorization: Bearer <key> or X-API-Key: <key>',
       );
     }
-    const candidate = digest(key);
     // Every configured key is compared, so timing does not tell which one matched.
     let ok = false;
-    for (const k of this.keys) ok = timingSafeEqual(k, candidate) || ok;
+    for (const key of presented) {
+      const candidate = digest(key);
+      for (const k of this.keys) ok = timingSafeEqual(k, candidate) || ok;
+    }
     if (!ok) {
       if (this.failures.record(address))
         this.logger.warn(
@@ -172,16 +204,19 @@ class FailureWindows {
 const protectedControllers = new WeakSet<Type>();
 
 /**
- * Puts {@link ApiKeyGuard} and the OpenAPI security requirement on each controller, once.
- * Called by the alerting module on its own controller list, so a controller added to
- * that list is protected without anyone remembering a decorator; `@Public()` opts out.
+ * Puts {@link ApiKeyGuard}, the domain error filter and the OpenAPI security requirement
+ * on each controller, once. Called by every alerting module on its own controller list,
+ * so a controller added to it is protected (and keeps its 404/409 when embedded without
+ * the standalone's global filter) without anyone remembering a decorator;
+ * `@AlertingPublic()` opts out of the key.
  */
 export function protectControllers(controllers: Type[]): void {
   for (const controller of controllers) {
     if (protectedControllers.has(controller)) continue;
     protectedControllers.add(controller);
     UseGuards(ApiKeyGuard)(controller);
-    if (Reflect.getMetadata(IS_PUBLIC, controller)) continue;
+    UseFilters(AlertingExceptionFilter)(controller);
+    if (Reflect.getMetadata(ALERTING_PUBLIC_KEY, controller)) continue;
     ApiBearerAuth(BEARER_SCHEME)(controller);
     ApiSecurity(API_KEY_SCHEME)(controller);
     ApiUnauthorizedResponse({ description: 'missing or invalid API key' })(

@@ -14,6 +14,7 @@ export function describeConfig(
       eventsUrl: config.pagerduty.eventsUrl,
       serviceName: config.pagerduty.serviceName,
       rateLimitPerMinute: config.pagerduty.rateLimitPerMinute,
+      webhookSecrets: config.pagerduty.webhookSecrets.map((s) => maskSecret(s)),
     },
     apiKeys: config.apiKeys.map((k) => maskSecret(k)),
     rateLimitPerMinute: config.rateLimitPerMinute,

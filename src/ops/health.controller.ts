@@ -14,7 +14,7 @@ import {
 } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
-import { outboxStats } from '../alerting/alerting.metrics.js';
+import { outboxStats } from './alerting.metrics.js';
 import { DatabaseService } from '../database/database.service.js';
 
 /** Each readiness check answers within this, even from a database that accepts and never answers. */

@@ -20,6 +20,8 @@ export const REDACT_PATHS = [
   'apiKey',
   'config.apiKeys',
   'config.pagerduty.routingKey',
+  'config.pagerduty.webhookSecrets',
+  'webhookSecrets',
   'event.routing_key',
   'event.routingKey',
 ];

@@ -3,14 +3,20 @@ import { ModuleRef } from '@nestjs/core';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
-import { AlertingMetrics } from '../alerting/alerting.metrics.js';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { AlertingMetrics } from './alerting.metrics.js';
 
 /** Prometheus scrape endpoint; unauthenticated like most exporters, so firewall it. */
 @ApiTags('operations')
 @SkipThrottle()
 @Controller('metrics')
 export class MetricsController {
-  constructor(private readonly moduleRef: ModuleRef) {}
+  /** the process's own metrics: the standalone app owns the process */
+  private readonly process = new Registry();
+
+  constructor(private readonly moduleRef: ModuleRef) {
+    collectDefaultMetrics({ register: this.process });
+  }
 
   @Get()
   @Header('Cache-Control', 'no-store')
@@ -21,6 +27,6 @@ export class MetricsController {
   ): Promise<string> {
     const { registry } = this.moduleRef.get(AlertingMetrics, { strict: false });
     void reply.header('Content-Type', registry.contentType);
-    return registry.metrics();
+    return `${await registry.metrics()}\n${await this.process.metrics()}`;
   }
 }

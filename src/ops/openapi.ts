@@ -23,14 +23,16 @@ const INDEX_HTML = `<!doctype html>
 // A file, not an inline script, so the CSP can forbid inline scripts everywhere.
 const INIT_JS = `window.ui = SwaggerUIBundle({ url: '/${DOCS_PATH}-json', dom_id: '#swagger-ui', persistAuthorization: true });`;
 
-export function openApiDocument(app: NestFastifyApplication): OpenAPIObject {
-  const config = new DocumentBuilder()
-    .setTitle('Orchestrator alerting')
-    .setDescription(
-      'Ingests alerts, keeps incidents and notifies on-call. `/v1/*` needs `Authorization: Bearer <key>` ' +
-        'or `X-API-Key: <key>` (except `/v1/sns`, authenticated by the SNS signature).',
-    )
-    .setVersion('1')
+/**
+ * Adds the security schemes the alerting routes declare (`bearer`, `api-key`) to a host's
+ * OpenAPI document, so its docs show how to authenticate them.
+ *
+ * ```ts
+ * const config = addAlertingOpenApi(new DocumentBuilder().setTitle('Host')).build();
+ * ```
+ */
+export function addAlertingOpenApi(builder: DocumentBuilder): DocumentBuilder {
+  return builder
     .addBearerAuth(
       { type: 'http', scheme: 'bearer', description: 'one of API_KEYS' },
       BEARER_SCHEME,
@@ -43,8 +45,19 @@ export function openApiDocument(app: NestFastifyApplication): OpenAPIObject {
         description: 'one of API_KEYS',
       },
       API_KEY_SCHEME,
-    )
-    .build();
+    );
+}
+
+export function openApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  const config = addAlertingOpenApi(
+    new DocumentBuilder()
+      .setTitle('Orchestrator alerting')
+      .setDescription(
+        'Ingests alerts, keeps incidents and notifies on-call. `/v1/*` needs `Authorization: Bearer <key>` ' +
+          'or `X-API-Key: <key>` (except `/v1/sns`, authenticated by the SNS signature).',
+      )
+      .setVersion('1'),
+  ).build();
   return SwaggerModule.createDocument(app, config);
 }
 

@@ -1,4 +1,8 @@
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import {
+  Logger,
+  type INestApplication,
+  type LoggerService,
+} from '@nestjs/common';
 
 /**
  * SIGTERM/SIGINT: `app.close()` stops the listener (Fastify lets requests in flight
@@ -9,7 +13,7 @@ import type { INestApplication, LoggerService } from '@nestjs/common';
  */
 export function installGracefulShutdown(
   app: INestApplication,
-  logger: LoggerService,
+  logger: LoggerService = new Logger(),
   deadlineMs = 25_000,
 ): void {
   let closing = false;

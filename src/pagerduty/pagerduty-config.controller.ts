@@ -6,13 +6,17 @@ import {
   ApiBody,
 } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches } from 'class-validator';
-import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
+import { NotifierRegistry } from '../notifier/notifier.registry.js';
+import {
+  PAGERDUTY_OPTIONS,
+  type PagerDutySettingsDefaults,
+} from './pagerduty.options.js';
 import {
   RoutingKeyService,
   type PagerDutySettings,
-} from '../alerting/routing-key.service.js';
-import { validateDto } from '../alerting/validation.js';
-import { maskSecret, type AlertingConfig } from '../config/alerting.config.js';
+} from './routing-key.service.js';
+import { validateDto } from '../ops/validation.js';
+import { maskSecret } from '../config/alerting.config.js';
 import { Logger } from '@nestjs/common';
 
 export class PatchPagerDutyConfigDto {
@@ -52,7 +56,8 @@ export class PagerDutyConfigController {
 
   constructor(
     private readonly settings: RoutingKeyService,
-    @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
+    @Inject(PAGERDUTY_OPTIONS) private readonly pd: PagerDutySettingsDefaults,
+    private readonly notifiers: NotifierRegistry,
   ) {}
 
   @Get()
@@ -77,9 +82,9 @@ export class PagerDutyConfigController {
   }
 
   private view(s: PagerDutySettings) {
-    const pd = this.config.pagerduty;
+    const pd = this.pd;
     return {
-      enabled: this.config.notifiers.includes('pagerduty'),
+      enabled: this.notifiers.isEnabled('pagerduty'),
       routingKey: maskSecret(s.routingKey),
       routingKeySource: s.routingKeySource,
       serviceName: s.serviceName,

@@ -4,14 +4,15 @@ import { describe, expect, it } from 'vitest';
 import type {
   IncidentSnapshot,
   NotificationEvent,
-} from '../alerting/notifier/notifier.port.js';
-import { NotifierError } from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
+import { NotifierError } from '../notifier/notifier.port.js';
 import {
   buildPagerDutyEvent,
   CUSTOM_DETAILS_REMOVED,
   PAGERDUTY_EVENT_MAX_BYTES,
   type PagerDutyEventOptions,
   type PagerDutyTriggerEvent,
+  type PagerDutyNotification,
 } from './pagerduty-event.builder.js';
 
 const golden = JSON.parse(
@@ -74,7 +75,7 @@ function highFailureRateIncident(
 function notification(
   incident: IncidentSnapshot,
   action: NotificationEvent['action'] = 'trigger',
-): NotificationEvent {
+): PagerDutyNotification {
   return {
     deliveryId: 'delivery-1',
     action,

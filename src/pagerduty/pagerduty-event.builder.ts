@@ -1,10 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { AlertLink, Severity } from '../alerting/alert.types.js';
 import {
   NotifierError,
+  type AlertLink,
   type IncidentSnapshot,
   type NotificationEvent,
-} from '../alerting/notifier/notifier.port.js';
+  type Severity,
+} from '../notifier/notifier.port.js';
+
+/** A transition as the PagerDuty adapter hands it to the builder: with its routing key. */
+export type PagerDutyNotification = Omit<NotificationEvent, 'context'> & {
+  routingKey?: string | null;
+};
 
 export interface PagerDutyEventOptions {
   awsRegion: string;
@@ -98,7 +104,7 @@ export function cloudWatchDashboardUrl(region: string, name: string): string {
 }
 
 export function buildPagerDutyEvent(
-  event: NotificationEvent,
+  event: PagerDutyNotification,
   opts: PagerDutyEventOptions,
 ): PagerDutyEvent {
   const routingKey = event.routingKey;

@@ -1,10 +1,10 @@
 import axios from 'axios';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NotifierError } from '../alerting/notifier/notifier.port.js';
+import { NotifierError } from '../notifier/notifier.port.js';
 import {
   FakePagerDuty,
   startFakePagerDuty,
-} from '../../test/fakes/pagerduty.fake.js';
+} from '../testing/fake-pagerduty.js';
 import type { PagerDutyEvent } from './pagerduty-event.builder.js';
 import { PagerDutyClient, parseRetryAfter } from './pagerduty.client.js';
 

@@ -7,8 +7,8 @@ import {
   MAX_TIMER_MS,
   parseBody,
   readBounded,
-} from '../alerting/notifier/bounded.js';
-import { NotifierError } from '../alerting/notifier/notifier.port.js';
+} from '../notifier/bounded.js';
+import { NotifierError } from '../notifier/notifier.port.js';
 import type { PagerDutyEvent } from './pagerduty-event.builder.js';
 
 export interface PagerDutyClientOptions {

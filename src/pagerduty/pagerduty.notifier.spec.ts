@@ -13,11 +13,11 @@ import {
   NotifierError,
   type IncidentSnapshot,
   type NotificationEvent,
-} from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
 import {
   FakePagerDuty,
   startFakePagerDuty,
-} from '../../test/fakes/pagerduty.fake.js';
+} from '../testing/fake-pagerduty.js';
 import type { PagerDutyEventOptions } from './pagerduty-event.builder.js';
 import { PagerDutyClient } from './pagerduty.client.js';
 import { PagerDutyNotifier } from './pagerduty.notifier.js';
@@ -75,16 +75,19 @@ const incident: IncidentSnapshot = {
   occurrences: 1,
 };
 
+/** `routingKey` stands for the context the adapter kept when the incident triggered. */
 function notification(
-  overrides: Partial<NotificationEvent> = {},
+  overrides: Partial<NotificationEvent> & { routingKey?: string | null } = {},
 ): NotificationEvent {
+  const { routingKey, ...rest } = overrides;
+  const key = 'routingKey' in overrides ? routingKey : KEY;
   return {
     deliveryId: 'delivery-1',
     action: 'trigger',
     incident,
-    routingKey: KEY,
+    context: key === null || key === undefined ? null : { routingKey: key },
     createdAt: new Date(),
-    ...overrides,
+    ...rest,
   };
 }
 

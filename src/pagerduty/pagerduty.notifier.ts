@@ -3,7 +3,8 @@ import {
   type NotificationEvent,
   type Notifier,
   type NotifierResult,
-} from '../alerting/notifier/notifier.port.js';
+} from '../notifier/notifier.port.js';
+import { NotifierAdapter } from '../notifier/notifier-adapter.decorator.js';
 import {
   buildPagerDutyEvent,
   type PagerDutyEventOptions,
@@ -19,6 +20,8 @@ export interface PagerDutyNotifierOptions {
   ratePerMinute: number | (() => number);
   /** milliseconds; injected so tests control the token bucket */
   now?: () => number;
+  /** the routing key in force now, kept with each incident as it triggers */
+  routingKey?: () => Promise<string | null>;
 }
 
 /**
@@ -29,6 +32,7 @@ export interface PagerDutyNotifierOptions {
  * instead of sleeping: the dispatcher owns scheduling and per-key ordering, and a sleeping
  * adapter would hold a claimed outbox row (and its lease) while doing nothing.
  */
+@NotifierAdapter()
 export class PagerDutyNotifier implements Notifier {
   readonly name = 'pagerduty';
 
@@ -37,6 +41,7 @@ export class PagerDutyNotifier implements Notifier {
   private readonly ratePerMinute: () => number;
   private readonly now: () => number;
   private readonly buckets = new Map<string, TokenBucket>();
+  private readonly routingKey?: () => Promise<string | null>;
 
   constructor(opts: PagerDutyNotifierOptions) {
     this.client = opts.client;
@@ -46,14 +51,25 @@ export class PagerDutyNotifier implements Notifier {
     const rate = opts.ratePerMinute;
     this.ratePerMinute = typeof rate === 'function' ? rate : () => rate;
     this.now = opts.now ?? Date.now;
+    this.routingKey = opts.routingKey;
+  }
+
+  async context(): Promise<{ routingKey: string } | null> {
+    const routingKey = await this.routingKey?.();
+    return routingKey ? { routingKey } : null;
   }
 
   async send(event: NotificationEvent): Promise<NotifierResult> {
-    if (!event.routingKey) {
+    const key = event.context?.routingKey;
+    const routingKey = typeof key === 'string' && key ? key : null;
+    if (!routingKey) {
       throw new NotifierError('no PagerDuty routing key configured', false);
     }
-    const pdEvent = buildPagerDutyEvent(event, this.eventOptions());
-    this.takeToken(event.routingKey);
+    const pdEvent = buildPagerDutyEvent(
+      { ...event, routingKey },
+      this.eventOptions(),
+    );
+    this.takeToken(routingKey);
     const accepted = await this.client.send(pdEvent);
     return { response: accepted };
   }

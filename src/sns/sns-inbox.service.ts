@@ -1,14 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IngestItem, IngestResult } from '../alerting/alert.types.js';
-import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
-import { AlertingError } from '../alerting/alerting.errors.js';
-import { CLOCK, type Clock } from '../alerting/clock.js';
+import { AlertingError } from '../ops/alerting.errors.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
 import { IncidentService } from '../alerting/incident.service.js';
 import {
   CloudWatchMappingError,
   mapCloudWatchAlarmMessage,
 } from '../cloudwatch/alarm-message.mapper.js';
-import type { AlertingConfig } from '../config/alerting.config.js';
+import {
+  ALERTING_CONFIG,
+  type AlertingConfig,
+} from '../config/alerting.config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { SnsMessageRecord } from './sns-message.entity.js';
 import {

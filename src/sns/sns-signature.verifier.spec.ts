@@ -10,7 +10,7 @@ import {
   it,
   vi,
 } from 'vitest';
-import { SnsTestSigner } from '../../test/fakes/sns-signer.js';
+import { SnsTestSigner } from '../testing/sns-test-signer.js';
 import {
   DEFAULT_SNS_CERT_URL_PATTERN,
   SnsSignatureVerifier,

@@ -15,8 +15,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { AlertingError } from '../alerting/alerting.errors.js';
-import { Public } from '../ops/public.decorator.js';
+import { AlertingError } from '../ops/alerting.errors.js';
+import { AlertingPublic } from '../ops/public.decorator.js';
 import { SnsInboxService, type SnsReceipt } from './sns-inbox.service.js';
 import { SnsVerificationError } from './sns-signature.verifier.js';
 import { IngestRoute } from '../ops/ingest-route.decorator.js';
@@ -26,10 +26,10 @@ const TRANSIENT = new Set(['cert-fetch-failed', 'subscribe-failed']);
 
 /**
  * The SNS HTTP(S) subscription endpoint. SNS cannot send an API key: the message
- * signature authenticates it instead, hence `@Public()`.
+ * signature authenticates it instead, hence `@AlertingPublic()`.
  */
 @ApiTags('sns')
-@Public()
+@AlertingPublic()
 @IngestRoute('webhook')
 @Controller('v1/sns')
 export class SnsController {

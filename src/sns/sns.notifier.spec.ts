@@ -4,8 +4,8 @@ import {
   NotifierError,
   type IncidentSnapshot,
   type NotificationEvent,
-} from '../alerting/notifier/notifier.port.js';
-import { FakeSnsEndpoint } from '../../test/fakes/sns-endpoint.fake.js';
+} from '../notifier/notifier.port.js';
+import { FakeSnsEndpoint } from '../testing/fake-sns-endpoint.js';
 import { SnsNotifier, buildSubject, toNotifierError } from './sns.notifier.js';
 
 const TOPIC = 'arn:aws:sns:eu-central-1:123456789012:alerting-out';
@@ -40,7 +40,7 @@ function event(overrides: Partial<NotificationEvent> = {}): NotificationEvent {
     deliveryId: 'd-1',
     action: 'trigger',
     incident: incident(),
-    routingKey: 'R0123456789abcdef0123456789abcdef',
+    context: { routingKey: 'R0123456789abcdef0123456789abcdef' },
     createdAt: new Date('2026-11-27T06:00:01.000Z'),
     ...overrides,
   };

@@ -11,8 +11,9 @@ import {
   type NotificationEvent,
   type Notifier,
   type NotifierResult,
-} from '../alerting/notifier/notifier.port.js';
-import { clampDelay } from '../alerting/notifier/bounded.js';
+} from '../notifier/notifier.port.js';
+import { NotifierAdapter } from '../notifier/notifier-adapter.decorator.js';
+import { clampDelay } from '../notifier/bounded.js';
 
 export interface SnsNotifierOptions {
   topicArn: string;
@@ -44,6 +45,7 @@ const RETRYABLE_ERROR_NAMES = new Set([
   'ServiceUnavailableException',
 ]);
 
+@NotifierAdapter()
 export class SnsNotifier implements Notifier {
   readonly name = 'sns';
   private readonly topicArn: string;

@@ -1,11 +1,16 @@
 import type { Provider } from '@nestjs/common';
-import { ALERTING_CONFIG } from '../alerting/alerting.options.js';
-import type { AlertingConfig } from '../config/alerting.config.js';
 import { SnsInboxService } from './sns-inbox.service.js';
 import {
   SnsSignatureVerifier,
   SnsSubscriptionConfirmer,
 } from './sns-signature.verifier.js';
+
+export const SNS_INGEST_OPTIONS = Symbol('SNS_INGEST_OPTIONS');
+
+interface SnsIngestSettings {
+  topicAllowlist: string[];
+  certUrlPattern: string;
+}
 
 /**
  * The inbound SNS edge. The verifier is a singleton on purpose: it caches signing
@@ -14,19 +19,19 @@ import {
 export const snsProviders: Provider[] = [
   {
     provide: SnsSignatureVerifier,
-    inject: [ALERTING_CONFIG],
-    useFactory: (config: AlertingConfig) =>
+    inject: [SNS_INGEST_OPTIONS],
+    useFactory: (sns: SnsIngestSettings) =>
       new SnsSignatureVerifier({
-        certUrlPattern: new RegExp(config.sns.certUrlPattern),
-        topicAllowlist: config.sns.topicAllowlist,
+        certUrlPattern: new RegExp(sns.certUrlPattern),
+        topicAllowlist: sns.topicAllowlist,
       }),
   },
   {
     provide: SnsSubscriptionConfirmer,
-    inject: [ALERTING_CONFIG],
-    useFactory: (config: AlertingConfig) =>
+    inject: [SNS_INGEST_OPTIONS],
+    useFactory: (sns: SnsIngestSettings) =>
       new SnsSubscriptionConfirmer({
-        urlPattern: new RegExp(config.sns.certUrlPattern),
+        urlPattern: new RegExp(sns.certUrlPattern),
       }),
   },
   SnsInboxService,

@@ -1,2 +1,2 @@
-// The fake lives with the CLI's simulator (production code ships it); tests keep this path.
-export * from '../../src/cli/simulator/fake-pagerduty.js';
+// The doubles ship in the package's testing entry (src/testing); the e2e suites keep this path.
+export * from '../../src/testing/fake-pagerduty.js';

@@ -1,2 +1,2 @@
-// The signer lives with the CLI's simulator (cloudwatch-alarm-cycle needs it); tests keep this path.
-export * from '../../src/cli/simulator/sns-signer.js';
+// The doubles ship in the package's testing entry (src/testing); the e2e suites keep this path.
+export * from '../../src/testing/sns-test-signer.js';

@@ -1,11 +1,13 @@
 import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Provider } from '@nestjs/common';
+import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ALERTING_DATA_SOURCE } from '../../src/database/data-source.options.js';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, createAdapter } from '../../src/app.setup.js';
-import { CLOCK, type Clock } from '../../src/alerting/clock.js';
+import { CLOCK, type Clock } from '../../src/ops/clock.js';
 import { loadAlertingConfig } from '../../src/config/alerting.config.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
@@ -75,7 +77,7 @@ export async function createTestApp(
   return {
     app,
     db,
-    dataSource: app.get(DataSource),
+    dataSource: app.get<DataSource>(getDataSourceToken(ALERTING_DATA_SOURCE)),
     http: () => request(server),
     api: {
       get: (path) => auth(request(server).get(path)),

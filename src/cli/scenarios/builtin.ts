@@ -9,6 +9,7 @@ export const BUILTIN_SCENARIOS = [
   'flapping',
   'storm',
   'pagerduty-outage',
+  'pagerduty-resolve',
 ] as const;
 export type BuiltinScenario = (typeof BUILTIN_SCENARIOS)[number];
 

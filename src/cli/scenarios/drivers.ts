@@ -4,21 +4,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DataSource, LessThanOrEqual } from 'typeorm';
+import { type DataSource, LessThanOrEqual } from 'typeorm';
 import { parse as parseYaml } from 'yaml';
-import type { Clock } from '../../alerting/clock.js';
-import { DeliveryDispatcher } from '../../alerting/notifier/delivery.dispatcher.js';
-import { Delivery } from '../../alerting/notifier/delivery.entity.js';
-import { ReconcilerService } from '../../alerting/reconciler/reconciler.service.js';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { Clock } from '../../ops/clock.js';
+import { DeliveryDispatcher } from '../../notifier/delivery.dispatcher.js';
+import { Delivery } from '../../notifier/delivery.entity.js';
+import { ReconcilerService } from '../../reconciler/reconciler.service.js';
 import { AppModule } from '../../app.module.js';
 import { configureApp, createAdapter } from '../../app.setup.js';
 import { parseDuration } from '../../config/duration.js';
+import { ALERTING_DATA_SOURCE } from '../../database/data-source.options.js';
 import { ServiceClient } from '../service-client.js';
 import {
   FakePagerDuty,
   type FakePagerDutyRequest,
-} from '../simulator/fake-pagerduty.js';
-import { SnsTestSigner } from '../simulator/sns-signer.js';
+} from '../../testing/fake-pagerduty.js';
+import { SnsTestSigner } from '../../testing/sns-test-signer.js';
 import type { ObservedEvent, Scenario } from './scenario.types.js';
 
 export const DEFAULT_SNS_TOPIC_ARN =
@@ -233,7 +235,9 @@ export async function startInProcess(
     const seenAt = new WeakMap<FakePagerDutyRequest, number>();
     // Read straight from the outbox table: settle runs once per step and per reconcile
     // interval an advance crosses, and a round trip through the HTTP API costs ~50 ms.
-    const outbox = app.get(DataSource).getRepository(Delivery);
+    const outbox = app
+      .get<DataSource>(getDataSourceToken(ALERTING_DATA_SOURCE))
+      .getRepository(Delivery);
     const settle = async () => {
       const limit = Date.now() + 10_000;
       for (;;) {

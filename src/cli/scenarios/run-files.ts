@@ -1,5 +1,5 @@
 import type { ServiceClient } from '../service-client.js';
-import { SnsTestSigner } from '../simulator/sns-signer.js';
+import { SnsTestSigner } from '../../testing/sns-test-signer.js';
 import { startInProcess, targetDriver, type Driver } from './drivers.js';
 import { formatMs } from './report.js';
 import { clockSteps, notRunnableReport, runScenario } from './runner.js';

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { ddl } from '../table-prefix.js';
 
 const TEXT_TS = 'varchar(32)';
 
@@ -87,7 +88,7 @@ export class Initial1764200000000 implements MigrationInterface {
   async up(runner: QueryRunner): Promise<void> {
     const dialect =
       runner.connection.options.type === 'postgres' ? 'postgres' : 'sqlite';
-    for (const sql of schema(dialect)) await runner.query(sql);
+    for (const sql of schema(dialect)) await ddl(runner, sql);
   }
 
   async down(runner: QueryRunner): Promise<void> {
@@ -97,7 +98,7 @@ export class Initial1764200000000 implements MigrationInterface {
       'incident_events',
       'incidents',
     ]) {
-      await runner.query(`DROP TABLE ${table}`);
+      await ddl(runner, `DROP TABLE ${table}`);
     }
   }
 }

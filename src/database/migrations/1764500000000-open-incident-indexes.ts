@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { ddl } from '../table-prefix.js';
 
 /**
  * The reconciler's reads of open incidents walked the whole incidents table (resolved
@@ -12,19 +13,20 @@ export class OpenIncidentIndexes1764500000000 implements MigrationInterface {
   name = 'OpenIncidentIndexes1764500000000';
 
   async up(runner: QueryRunner): Promise<void> {
-    await runner.query('DROP INDEX ix_incidents_status_last_seen');
-    await runner.query(
-      'CREATE INDEX ix_incidents_status ON incidents (status)',
-    );
-    await runner.query(
+    await ddl(runner, 'DROP INDEX ix_incidents_status_last_seen');
+    await ddl(runner, 'CREATE INDEX ix_incidents_status ON incidents (status)');
+    await ddl(
+      runner,
       `CREATE INDEX ix_incidents_open_default ON incidents (last_seen_at, id)
        WHERE open_key IS NOT NULL AND resolve_timeout_ms IS NULL`,
     );
-    await runner.query(
+    await ddl(
+      runner,
       `CREATE INDEX ix_incidents_open_override ON incidents (last_seen_at, id)
        WHERE open_key IS NOT NULL AND resolve_timeout_ms IS NOT NULL`,
     );
-    await runner.query(
+    await ddl(
+      runner,
       `CREATE INDEX ix_incidents_open_alarm ON incidents (id)
        WHERE open_key IS NOT NULL AND alarm_arn IS NOT NULL`,
     );
@@ -37,8 +39,9 @@ export class OpenIncidentIndexes1764500000000 implements MigrationInterface {
       'ix_incidents_open_default',
       'ix_incidents_status',
     ])
-      await runner.query(`DROP INDEX ${name}`);
-    await runner.query(
+      await ddl(runner, `DROP INDEX ${name}`);
+    await ddl(
+      runner,
       'CREATE INDEX ix_incidents_status_last_seen ON incidents (status, last_seen_at)',
     );
   }

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { ddl } from '../table-prefix.js';
 
 /**
  * A per-alert resolveTimeout goes up to 30 days, 2 592 000 000 ms: over PostgreSQL's
@@ -9,14 +10,16 @@ export class ResolveTimeoutBigint1764600000000 implements MigrationInterface {
 
   async up(runner: QueryRunner): Promise<void> {
     if (runner.connection.options.type !== 'postgres') return;
-    await runner.query(
+    await ddl(
+      runner,
       'ALTER TABLE incidents ALTER COLUMN resolve_timeout_ms TYPE bigint',
     );
   }
 
   async down(runner: QueryRunner): Promise<void> {
     if (runner.connection.options.type !== 'postgres') return;
-    await runner.query(
+    await ddl(
+      runner,
       'ALTER TABLE incidents ALTER COLUMN resolve_timeout_ms TYPE integer',
     );
   }

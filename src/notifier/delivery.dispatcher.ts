@@ -1,0 +1,590 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
+import {
+  ALERTING_CONFIG,
+  type AlertingConfig,
+} from '../config/alerting.config.js';
+import { DatabaseService } from '../database/database.service.js';
+import { AlertingMetrics } from '../ops/alerting.metrics.js';
+import { CLOCK, type Clock } from '../ops/clock.js';
+import {
+  clampDelay,
+  excerptJson,
+  maskedText,
+  secretMasker,
+} from './bounded.js';
+import { Delivery, deliveryContext } from './delivery.entity.js';
+import {
+  NotifierError,
+  type Notifier,
+  type NotifierResult,
+} from './notifier.port.js';
+import { NotifierRegistry } from './notifier.registry.js';
+
+/** Writes of an outcome before its answer excerpt is dropped from the retried write. */
+const RECORD_FULL_ATTEMPTS = 3;
+
+interface Outcome {
+  changes: Partial<Delivery>;
+  /** metrics and logs, once the outcome is stored */
+  recorded?: () => void;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const CLAIM_SQL = `
+  UPDATE deliveries SET lease_owner = $1, lease_until = $2
+  WHERE id IN (
+    SELECT d.id FROM deliveries d
+    WHERE d.state = 'pending' AND d.next_attempt_at <= $3
+      AND (d.lease_until IS NULL OR d.lease_until < $3)
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries p
+        WHERE p.state = 'pending' AND p.notifier = d.notifier AND p.dedup_key = d.dedup_key AND p.id < d.id
+      )
+      __PAUSED__
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT $4 __LOCK__
+  )
+  RETURNING id`;
+
+/**
+ * Hands outbox rows to their notifier. Only the oldest pending row of each
+ * (notifier, dedup key) is claimable, so a resolve never overtakes its trigger, even
+ * while that trigger waits out a backoff. Rows are leased: a crashed instance's rows
+ * become claimable again when the lease runs out.
+ */
+@Injectable()
+export class DeliveryDispatcher
+  implements OnApplicationBootstrap, OnApplicationShutdown
+{
+  private readonly logger = new Logger(DeliveryDispatcher.name);
+  private readonly instanceId = randomUUID();
+  /** the polling fallback; its own timer, so a host's ScheduleModule stays the host's */
+  private poll?: NodeJS.Timeout;
+  /** deliveries in flight, by outbox row id */
+  private readonly inflight = new Map<number, Promise<void>>();
+  private readonly pausedUntil = new Map<string, number>();
+  private running = false;
+  /** the claim loop in progress, if any: a drain waits for the rows it is claiming */
+  private loopDone: Promise<void> = Promise.resolve();
+  private again = false;
+  private stopped = false;
+  /** configured secrets, masked in everything a delivery stores or logs */
+  private readonly secrets: string[];
+  private readonly mask: (text: string) => string;
+  private lastMask: { key: string; mask: (text: string) => string } | null =
+    null;
+
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly registry: NotifierRegistry,
+    @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() private readonly metrics?: AlertingMetrics,
+  ) {
+    this.secrets = [
+      config.pagerduty?.routingKey ?? '',
+      ...(config.apiKeys ?? []),
+    ];
+    this.mask = secretMasker(this.secrets);
+  }
+
+  private get notifiers(): ReadonlyMap<string, Notifier> {
+    return this.registry.byName;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.db.isPostgres) {
+      // One process owns a SQLite file, so leases left by a killed predecessor are void.
+      await this.db.tx((m) =>
+        this.db.query(
+          m,
+          `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE state = 'pending'`,
+          [],
+        ),
+      );
+    }
+    if (this.config.schedule) {
+      this.poll = setInterval(
+        () => this.wake(),
+        clampDelay(this.config.delivery.pollIntervalMs),
+      );
+    }
+    this.wake();
+  }
+
+  /** Stops claiming; waits (bounded) for deliveries in flight so their outcome is recorded. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.drain(10_000);
+  }
+
+  /**
+   * A claim may be in progress when the drain starts: its rows are leased by the time it
+   * returns, so the drain waits for it and then for every delivery it started. Returning
+   * earlier would let the database close under them, leaving their leases to run out
+   * (30 s by default) before another instance, or the next start on PostgreSQL, sends them.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.poll);
+    const settled = (async () => {
+      await this.loopDone;
+      while (this.inflight.size > 0)
+        await Promise.allSettled(this.inflight.values());
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(resolve, clampDelay(timeoutMs));
+      timer.unref();
+    });
+    await Promise.race([settled, timeout]);
+    clearTimeout(timer);
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.loopDone = new Promise((resolve) =>
+      setImmediate(() => void this.loop().finally(resolve)),
+    );
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (!this.stopped) {
+        this.again = false;
+        const free = this.config.delivery.concurrency - this.inflight.size;
+        if (free <= 0) break;
+        const rows = await this.claim(free);
+        for (const row of rows) {
+          // Our own lease ran out while we were still sending (the clock stepped forward,
+          // or the loop stalled): the row is ours and its outcome is coming. Sending it
+          // again from this instance would page twice.
+          if (this.inflight.has(row.id)) continue;
+          const p: Promise<void> = this.deliver(row)
+            // Only a shutdown gets here (deliver records or keeps trying): the row keeps its
+            // lease and is sent again when it runs out. Never crash the process.
+            .catch((error: unknown) =>
+              this.logger.error(
+                `delivery ${row.id} not recorded: ${maskedText(errorText(error), this.mask)}`,
+              ),
+            )
+            .finally(() => {
+              this.inflight.delete(row.id);
+              // Refill in batches: a claim per finished delivery would cost a transaction each.
+              if (this.inflight.size <= this.config.delivery.concurrency / 2)
+                this.wake();
+            });
+          this.inflight.set(row.id, p);
+        }
+        if (rows.length < free && !this.again) break;
+      }
+    } catch (error) {
+      this.logger.error(
+        `dispatch failed: ${maskedText(errorText(error), this.mask)}`,
+      );
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async claim(limit: number): Promise<Delivery[]> {
+    const now = this.clock.now();
+    const leaseUntil = this.after(this.config.delivery.leaseMs);
+    const paused = [...this.pausedUntil]
+      .filter(([, until]) => until > now.getTime())
+      .map(([notifier]) => notifier);
+    // Every notifier throttled (PagerDuty's rate limit in a storm): the claim would scan the
+    // whole due backlog, once per commit, to return nothing. The pause's own timer wakes us.
+    if (
+      paused.length > 0 &&
+      [...this.notifiers.keys()].every((name) => paused.includes(name))
+    )
+      return [];
+    const sql = CLAIM_SQL.replace(
+      '__LOCK__',
+      this.db.isPostgres ? 'FOR UPDATE SKIP LOCKED' : '',
+    ).replace(
+      '__PAUSED__',
+      paused.length > 0
+        ? `AND d.notifier NOT IN (${paused.map((_, i) => `$${i + 5}`).join(', ')})`
+        : '',
+    );
+    return this.db.tx(async (m) => {
+      const ids = await this.db.query<{ id: number | string }>(m, sql, [
+        this.instanceId,
+        leaseUntil,
+        now.toISOString(),
+        limit,
+        ...paused,
+      ]);
+      if (ids.length === 0) return [];
+      const list = ids.map((r) => Number(r.id));
+      const rows = await this.db.query(
+        m,
+        `SELECT * FROM deliveries WHERE id IN (${list.map((_, i) => `$${i + 1}`).join(', ')}) ORDER BY id`,
+        list,
+      );
+      const claimed: Delivery[] = [];
+      for (const row of rows) {
+        try {
+          claimed.push(this.db.fromRow(Delivery, row));
+        } catch (error) {
+          // One unreadable row (edited by hand, say) must not fail every claim after it.
+          const reason = `unreadable outbox row: ${maskedText(errorText(error), this.mask)}`;
+          await this.db.query(
+            m,
+            `UPDATE deliveries SET state = 'dead', last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1`,
+            [row.id, reason],
+          );
+          this.logger.error(`delivery ${String(row.id)} is dead: ${reason}`);
+        }
+      }
+      return claimed;
+    });
+  }
+
+  /**
+   * Sends, then records the outcome. Recording is retried until it lands (or the process
+   * stops), holding the lease all along: a row whose bookkeeping failed is neither sent
+   * again by this instance (it stays in flight) nor taken by another (the lease is
+   * renewed), so it is neither lost nor paged twice.
+   */
+  private async deliver(row: Delivery): Promise<void> {
+    const key = deliveryContext(row)?.routingKey;
+    const mask = this.maskFor(typeof key === 'string' ? key : null);
+    await this.holdingLease(row, async () => {
+      const outcome = await this.attempt(row, mask);
+      await this.record(row, outcome.changes, mask);
+      try {
+        outcome.recorded?.();
+      } catch {
+        // metrics and logs only: the outcome is stored
+      }
+    });
+  }
+
+  /** The send and what to write about it; never throws. */
+  private async attempt(
+    row: Delivery,
+    mask: (text: string) => string,
+  ): Promise<Outcome> {
+    const notifier = this.notifiers.get(row.notifier);
+    const attempts = row.attempts + 1;
+    if (!notifier) {
+      return {
+        changes: {
+          state: 'dead',
+          attempts,
+          lastError: `notifier ${row.notifier} is not enabled`,
+        },
+      };
+    }
+    let result: NotifierResult | void;
+    try {
+      result = await this.settling(
+        notifier,
+        notifier.send({
+          deliveryId: String(row.id),
+          action: row.action,
+          incident: row.payload.incident,
+          context: deliveryContext(row),
+          createdAt: new Date(row.createdAt),
+        }),
+      );
+    } catch (error) {
+      try {
+        return this.failed(row, attempts, error, mask);
+      } catch (bug) {
+        // Whatever went wrong working out the retry, the row must stay deliverable.
+        return {
+          changes: {
+            state: 'pending',
+            attempts,
+            lastError: `${errorText(error)} (retry not computed: ${errorText(bug)})`,
+            nextAttemptAt: this.after(this.backoff(attempts)),
+          },
+        };
+      }
+    }
+    const now = this.clock.now();
+    return {
+      changes: {
+        state: 'delivered',
+        attempts,
+        deliveredAt: now.toISOString(),
+        lastResponse: result?.response ?? null,
+      },
+      recorded: () => {
+        this.metrics?.notification(row.notifier, row.action, 'delivered');
+        this.metrics?.deliveryLatency(
+          row.notifier,
+          (now.getTime() - Date.parse(row.createdAt)) / 1000,
+        );
+      },
+    };
+  }
+
+  private failed(
+    row: Delivery,
+    attempts: number,
+    error: unknown,
+    mask: (text: string) => string,
+  ): Outcome {
+    const e = error instanceof NotifierError ? error : null;
+    const retryable = e ? e.retryable : true;
+    const message = maskedText(errorText(error), mask);
+    const now = this.clock.now();
+    const age = now.getTime() - Date.parse(row.createdAt);
+    const lastResponse = e?.details?.body ?? null;
+    if (!retryable || age >= this.config.delivery.maxAgeMs) {
+      const reason = retryable
+        ? `gave up after ${attempts} attempts over 24h: ${message}`
+        : message;
+      return {
+        changes: { state: 'dead', attempts, lastError: reason, lastResponse },
+        recorded: () => {
+          this.metrics?.notification(row.notifier, row.action, 'dead');
+          this.logger.warn(
+            `delivery ${row.id} (${row.notifier} ${row.action} ${row.dedupKey}) is dead: ${reason}`,
+          );
+        },
+      };
+    }
+    // The far side's advice is capped like our own backoff: a Retry-After of years (or a
+    // garbage one) must not park the row past its 24 h, nor pause the notifier for good.
+    const retryAfterMs = clampDelay(
+      e?.details?.retryAfterMs,
+      this.config.delivery.retryMaxMs,
+    );
+    // A throttled notifier (its own rate limit, or a 429) is left alone until then: claiming
+    // its other rows now would only fail them too, over and over, through a whole storm.
+    if (retryAfterMs > 0) this.pause(row.notifier, retryAfterMs);
+    if (e?.details?.throttled) {
+      return {
+        changes: {
+          state: 'pending',
+          lastError: message,
+          nextAttemptAt: this.after(retryAfterMs),
+        },
+        recorded: () =>
+          this.metrics?.notification(row.notifier, row.action, 'throttled'),
+      };
+    }
+    const delay = Math.max(this.backoff(attempts), retryAfterMs);
+    return {
+      changes: {
+        state: 'pending',
+        attempts,
+        lastError: message,
+        lastResponse,
+        nextAttemptAt: this.after(delay),
+      },
+      recorded: () => {
+        this.metrics?.notification(row.notifier, row.action, 'retry');
+        this.logger.warn(
+          `delivery ${row.id} (${row.notifier} ${row.action}) failed, retry in ${delay} ms: ${message}`,
+        );
+      },
+    };
+  }
+
+  /**
+   * The built-in adapters give up at DELIVERY_TIMEOUT; a host's own adapter that never
+   * settles would hold its row (lease renewed) and every later event of the key for good.
+   * Past twice that budget the attempt counts as timed out and is retried.
+   */
+  private async settling<T>(notifier: Notifier, send: Promise<T>): Promise<T> {
+    const ms = clampDelay(2 * (this.config.delivery.timeoutMs ?? 0) + 1_000);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new NotifierError(
+              `notifier ${notifier.name} did not settle within ${ms} ms`,
+              true,
+            ),
+          ),
+        ms,
+      );
+    });
+    try {
+      return await Promise.race([send, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Routing keys are few: the last one's masker is kept rather than rebuilt per row. */
+  private maskFor(
+    routingKey: string | null | undefined,
+  ): (text: string) => string {
+    if (!routingKey) return this.mask;
+    if (this.lastMask?.key !== routingKey)
+      this.lastMask = {
+        key: routingKey,
+        mask: secretMasker([routingKey, ...this.secrets]),
+      };
+    return this.lastMask.mask;
+  }
+
+  /** An ISO date `ms` from now; clamped, so no configured or given delay makes it invalid. */
+  private after(ms: number): string {
+    return new Date(this.clock.now().getTime() + clampDelay(ms)).toISOString();
+  }
+
+  /**
+   * Writes the outcome, retrying while the database refuses. After a few refusals the
+   * answer excerpt is dropped, in case the write fails on what it carries; the state,
+   * attempts and next attempt are what keep the row moving.
+   */
+  private async record(
+    row: Delivery,
+    changes: Partial<Delivery>,
+    mask: (text: string) => string,
+  ): Promise<void> {
+    const { lastResponse: answer, ...rest } = changes;
+    const fields = { ...rest };
+    if (typeof fields.lastError === 'string')
+      fields.lastError = maskedText(fields.lastError, mask);
+    // no new answer (a row held back by our own rate limit): the previous one stays
+    const lastResponse = excerptJson(
+      'lastResponse' in changes ? answer : row.lastResponse,
+      mask,
+    );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.finish(row, {
+          ...fields,
+          lastResponse: attempt > RECORD_FULL_ATTEMPTS ? null : lastResponse,
+        });
+        return;
+      } catch (error) {
+        const stopping = this.stopped && attempt >= RECORD_FULL_ATTEMPTS;
+        this.logger.error(
+          `delivery ${row.id} (${row.notifier} ${row.action}): recording its outcome (${changes.state}) failed` +
+            `${stopping ? '; left to its lease' : `, retrying (${attempt})`}: ${maskedText(errorText(error), mask)}`,
+        );
+        if (stopping) throw error;
+        await sleep(
+          clampDelay(
+            Math.min(
+              this.config.delivery.retryMaxMs,
+              100 * 2 ** Math.min(attempt, 6),
+            ),
+          ),
+        );
+      }
+    }
+  }
+
+  /**
+   * Renews the lease while the send is in flight: a send slower than the lease (a 10 s
+   * PagerDuty timeout against a short DELIVERY_LEASE, or a loaded host) would otherwise be
+   * reclaimed and sent again by another instance while this one is still alive. Only a dead
+   * instance stops renewing, so only a crash can cause a second delivery.
+   */
+  private async holdingLease<T>(
+    row: Delivery,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    const renew = setInterval(
+      () => {
+        const leaseUntil = this.after(this.config.delivery.leaseMs);
+        this.db
+          .tx((m) =>
+            this.db.query(
+              m,
+              'UPDATE deliveries SET lease_until = $3 WHERE id = $1 AND lease_owner = $2',
+              [row.id, this.instanceId, leaseUntil],
+            ),
+          )
+          .catch((error: unknown) =>
+            this.logger.warn(
+              `lease renewal of delivery ${row.id} failed: ${maskedText(errorText(error), this.mask)}`,
+            ),
+          );
+      },
+      Math.max(50, clampDelay(Math.floor(this.config.delivery.leaseMs / 3))),
+    );
+    try {
+      return await send();
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private pause(notifier: string, ms: number): void {
+    const delay = clampDelay(ms, this.config.delivery.retryMaxMs);
+    const until = this.clock.now().getTime() + delay;
+    if ((this.pausedUntil.get(notifier) ?? 0) >= until) return;
+    this.pausedUntil.set(notifier, until);
+    setTimeout(() => this.wake(), delay).unref();
+  }
+
+  /** Exponential, capped, with "equal jitter": never zero, never in lockstep. */
+  private backoff(attempts: number): number {
+    const { retryBaseMs, retryMaxMs } = this.config.delivery;
+    const ceiling = Math.min(
+      retryMaxMs,
+      retryBaseMs * 2 ** Math.min(attempts - 1, 30),
+    );
+    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+  }
+
+  /** Only while we still hold the lease: a row reclaimed after our lease ran out is not ours to write. */
+  private async finish(
+    row: Delivery,
+    changes: Omit<Partial<Delivery>, 'lastResponse'> & {
+      /** JSON text, already bounded and masked */
+      lastResponse?: string | null;
+    },
+  ): Promise<void> {
+    const next = { ...row, ...changes };
+    await this.db.tx((m) =>
+      this.db.query(
+        m,
+        `UPDATE deliveries SET state = $3, attempts = $4, next_attempt_at = $5, last_error = $6,
+           last_response = $7, delivered_at = $8, lease_owner = NULL, lease_until = NULL
+         WHERE id = $1 AND lease_owner = $2`,
+        [
+          row.id,
+          this.instanceId,
+          next.state,
+          next.attempts,
+          next.nextAttemptAt,
+          next.lastError,
+          changes.lastResponse ?? null,
+          next.deliveredAt,
+        ],
+      ),
+    );
+  }
+}
