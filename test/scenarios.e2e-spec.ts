@@ -86,6 +86,12 @@ describe('alerting test: scenario files (e2e)', () => {
     ['checkout-latency.yaml'],
     ['alertmanager-dedup.yaml'],
     ['stale-eventbridge.yaml'],
+    // a named key of the routing file beside them
+    ['checkout-latency-payments.yaml'],
+    ['cost-page-after.yaml'],
+    ['maintenance-silence.yaml'],
+    // PagerDuty's signed acknowledge webhook
+    ['alertmanager-acknowledged.yaml'],
   ])('example %s passes in process', async (name) => {
     const { file, lines } = await run(join(ROOT, 'examples/scenarios', name));
 

@@ -16,9 +16,6 @@ import {
 const EXAMPLES = fileURLToPath(
   new URL('../../../examples/scenarios', import.meta.url),
 );
-const ROUTING_EXAMPLES = fileURLToPath(
-  new URL('../../../examples/scenarios-routing', import.meta.url),
-);
 
 const parse = (doc: unknown, vars?: Record<string, unknown>) =>
   parseScenario(doc, 'inline.yaml', '/tmp', { vars, runId: 'abc123' });
@@ -39,7 +36,7 @@ describe('scenario files', () => {
     const validate = ajv.compile(scenarioSchema());
     const files = [
       ...BUILTIN_SCENARIOS.map(builtinScenarioFile),
-      ...scenarioFiles([EXAMPLES, ROUTING_EXAMPLES]),
+      ...scenarioFiles([EXAMPLES]),
     ];
     expect(files.length).toBeGreaterThanOrEqual(12);
     for (const file of files) {
@@ -56,10 +53,9 @@ describe('scenario files', () => {
   });
 
   it('a directory yields its scenarios, not the routing files beside them', () => {
-    const files = scenarioFiles([ROUTING_EXAMPLES]).map((f) =>
-      f.split('/').pop(),
-    );
+    const files = scenarioFiles([EXAMPLES]).map((f) => f.split('/').pop());
     expect(files).toContain('checkout-latency.yaml');
+    expect(files).toContain('checkout-latency-payments.yaml');
     expect(files).not.toContain('routing.yaml');
   });
 
