@@ -11,6 +11,7 @@ import {
 } from './config/alerting.config.js';
 import { LogNotifierModule } from './notifier/log-notifier.module.js';
 import { WebhookNotifierModule } from './notifier/webhook-notifier.module.js';
+import type { Clock } from './ops/clock.js';
 import { OpsModule } from './ops/ops.module.js';
 import { PagerDutyModule } from './pagerduty/pagerduty.module.js';
 import { PagerDutyWebhooksModule } from './pagerduty-webhooks/pagerduty-webhooks.module.js';
@@ -27,7 +28,11 @@ type Env = Record<string, string | undefined>;
  */
 @Module({})
 export class AppModule {
-  static forRoot(env: Env = process.env): DynamicModule {
+  /** `clock`: a time source other than the system's (the scenario runner moves one) */
+  static forRoot(
+    env: Env = process.env,
+    extras: { clock?: Clock } = {},
+  ): DynamicModule {
     const config = loadAlertingConfig(env);
     const alertingConfig = registerAs('alerting', () => config);
     const notifiers = config.notifiers ?? [];
@@ -47,6 +52,7 @@ export class AppModule {
             apiKeys: config.apiKeys,
             failuresPerMinute: config.authFailuresPerMinute,
           },
+          clock: extras.clock,
         }),
         // Always: GET/PATCH /v1/config/pagerduty answer even while PagerDuty is not enabled.
         PagerDutyModule.forRoot(config.pagerduty),

@@ -3,7 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SCENARIO_NAMES, SCENARIOS } from '../src/cli/simulator/scenarios.js';
+import {
+  BUILTIN_SCENARIOS,
+  builtinScenarioFile,
+} from '../src/cli/scenarios/builtin.js';
+import { loadScenario } from '../src/cli/scenarios/scenario-file.js';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
 import { ServerProcess } from './support/server-process.js';
 import { TEST_API_KEY } from './support/test-app.js';
@@ -161,7 +165,7 @@ describe('alerting CLI (e2e)', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   describe('simulate, in-process', () => {
-    it.each(SCENARIO_NAMES)(
+    it.each(BUILTIN_SCENARIOS)(
       '%s passes and writes a JUnit report with one testcase per expectation',
       async (name) => {
         const out = join(dir, `${name}.xml`);
@@ -175,17 +179,24 @@ describe('alerting CLI (e2e)', () => {
           ...(name === 'storm' ? ['--count', '20'] : []),
         ]);
 
-        expect(run.stderr).toContain(`simulate ${name}: PASSED`);
+        expect(run.stderr).toMatch(new RegExp(`${name}\\.yaml: PASSED`));
         expect(run.code).toBe(0);
         const root = parseXml(readFileSync(out, 'utf8'));
         expect(root.name).toBe('testsuites');
         const cases = all(root, 'testcase');
-        expect(cases).toHaveLength(
-          SCENARIOS[name].expectations({ count: 20 }).length,
+        // one per expectation the file declares: expect, none, incident, answer
+        const declared = loadScenario(builtinScenarioFile(name)).steps.filter(
+          (st) =>
+            ['expect', 'none', 'incident'].includes(st.kind) ||
+            st.body.answer !== undefined,
         );
+        expect(cases).toHaveLength(declared.length);
         expect(all(root, 'failure')).toHaveLength(0);
         expect(all(root, 'testsuite')[0].attributes).toMatchObject({
           name,
+          file: expect.stringMatching(
+            new RegExp(`dist/cli/scenarios/builtin/${name}\\.yaml$`),
+          ),
           failures: '0',
           tests: String(cases.length),
         });
@@ -203,18 +214,14 @@ describe('alerting CLI (e2e)', () => {
       ]);
 
       expect(run.code).toBe(0);
-      expect(run.stderr).toMatch(/trigger: 5\/5 delivered/);
+      expect(run.stderr).toMatch(/✓ steps\[1\] pagerduty gets 5× trigger/);
       const report = JSON.parse(run.stdout);
       expect(report).toMatchObject({
-        scenario: 'storm',
         passed: true,
         target: 'in-process',
+        files: [{ name: 'storm', status: 'passed' }],
       });
-      expect(
-        report.expectations.every(
-          (e: { latenciesMs: object }) => typeof e.latenciesMs === 'object',
-        ),
-      ).toBe(true);
+      expect(report.files[0].expectations[1].got).toHaveLength(5);
     });
   });
 
@@ -263,23 +270,14 @@ describe('alerting CLI (e2e)', () => {
       expect(report.passed).toBe(false);
       expect(report.target).toBe(server.url);
       const byId = Object.fromEntries(
-        report.expectations.map((e: any) => [e.id, e]),
+        report.files[0].expectations.map((e: any) => [e.id, e]),
       );
-      expect(byId.accepted.passed).toBe(true);
-      expect(byId.trigger).toMatchObject({ passed: false });
-      expect(byId.trigger.message).toMatch(
+      expect(byId['steps[0].answer'].passed).toBe(true);
+      expect(byId['steps[1]']).toMatchObject({ passed: false });
+      expect(byId['steps[1]'].message).toMatch(
         /dead delivery: trigger .*Invalid routing key/,
       );
-      expect(report.deadDeliveries).toEqual(
-        expect.arrayContaining([
-          expect.objectContaining({
-            action: 'trigger',
-            state: 'dead',
-            error: expect.stringContaining('Invalid routing key'),
-          }),
-        ]),
-      );
-      expect(run.stderr).toMatch(/dead delivery \d+ trigger /);
+      expect(run.stderr).toMatch(/✗ steps\[1\]: dead delivery: trigger /);
       expect(pd.received).toHaveLength(0);
     });
 
@@ -388,6 +386,7 @@ describe('alerting CLI (e2e)', () => {
   it.each([
     [[]],
     [['simulate']],
+    [['test']],
     [['check-config']],
     [['incidents']],
     [['alarms']],

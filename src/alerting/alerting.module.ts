@@ -59,7 +59,11 @@ const PROVIDERS: Provider[] = [
     inject: [ALERTING_OPTIONS],
     useFactory: (o: AlertingModuleOptions) => o.auth ?? { apiKeys: [] },
   },
-  { provide: CLOCK, useValue: systemClock },
+  {
+    provide: CLOCK,
+    inject: [ALERTING_OPTIONS],
+    useFactory: (o: AlertingModuleOptions) => o.clock ?? systemClock,
+  },
   AlertingMetrics,
   AlertingHealthIndicator,
   IncidentService,

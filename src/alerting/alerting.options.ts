@@ -1,5 +1,6 @@
 import type { AlertingOptions } from '../config/alerting.config.js';
 import type { DatabaseOptions } from '../database/database.module.js';
+import type { Clock } from '../ops/clock.js';
 
 export const ALERTING_OPTIONS = Symbol('ALERTING_OPTIONS');
 
@@ -23,4 +24,6 @@ export interface AlertingModuleOptions {
    * timers: the module never imports `ScheduleModule.forRoot()`, a host's stays its own.
    */
   schedule?: boolean;
+  /** the time source of every module; `alerting test` moves one to run hours in milliseconds */
+  clock?: Clock;
 }

@@ -4,13 +4,15 @@ import { runCheckConfig } from './check-config.command.js';
 import { runIncidents } from './incidents.command.js';
 import { runRoutes } from './routes.command.js';
 import { runSimulate } from './simulate.command.js';
+import { runTest } from './test.command.js';
 import { reportUsageError, UsageError } from './target.options.js';
 import { isEntryPoint } from '../ops/entry-point.js';
 
 export const USAGE = `Usage: alerting <command> [options]
 
 Commands:
-  simulate <scenario>        run an alert scenario and check what reaches PagerDuty
+  test <file|dir>...         run scenario files (YAML) and check what reaches the notifiers
+  simulate <scenario>        run a built-in scenario and check what reaches PagerDuty
   check-config               validate the environment as the service would; show it masked
   incidents list|ack|resolve list or change incidents of a running service
   alarms plan|apply          keep the CloudWatch alarms in line with the code
@@ -31,6 +33,8 @@ export async function runCli(
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case 'test':
+        return await runTest(rest, env, io);
       case 'simulate':
         return await runSimulate(rest, env, io);
       case 'check-config':

@@ -1,49 +1,30 @@
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CliIo } from '../cloudwatch/alarms.cli.js';
-import { splitList } from '../config/env.schema.js';
 import {
-  renderReport,
-  REPORT_FORMATS,
-  type ReportFormat,
-} from './simulator/report.js';
-import {
-  describeError,
-  ScenarioContext,
-} from './simulator/scenario-context.js';
-import {
-  isScenarioName,
-  SCENARIO_NAMES,
-  SCENARIOS,
-} from './simulator/scenarios.js';
-import type { SimulationTarget } from './simulator/simulation.types.js';
-import { SnsTestSigner } from '../testing/sns-test-signer.js';
-import { remoteTarget, startInProcessTarget } from './simulator/targets.js';
-import {
-  TARGET_HELP,
-  TARGET_OPTIONS,
-  UsageError,
-  targetClient,
-} from './target.options.js';
+  BUILTIN_SCENARIOS,
+  builtinScenarioFile,
+  isBuiltinScenario,
+} from './scenarios/builtin.js';
+import { loadScenario } from './scenarios/scenario-file.js';
+import { RUN_OPTIONS, reportFormat, runAndReport } from './test.command.js';
+import { clockSteps } from './scenarios/runner.js';
+import { TARGET_HELP, UsageError, targetClient } from './target.options.js';
 
 const DEFAULT_STORM_COUNT = 25;
 const MAX_STORM_COUNT = 10_000;
 
 export function simulateUsage(): string {
-  const scenarios = SCENARIO_NAMES.map((name) => {
-    const s = SCENARIOS[name];
-    const expectations = s
-      .expectations({ count: DEFAULT_STORM_COUNT })
-      .map((e) => `        - ${e.description}`)
-      .join('\n');
-    return `  ${name.padEnd(24)}${s.summary}${s.inProcessOnly ? ' (in-process only)' : ''}\n${expectations}`;
+  const scenarios = BUILTIN_SCENARIOS.map((name) => {
+    const s = loadScenario(builtinScenarioFile(name));
+    const inProcessOnly = clockSteps(s).length > 0;
+    return `  ${name.padEnd(24)}${s.description ?? s.name}${inProcessOnly ? ' (in-process only)' : ''}`;
   }).join('\n');
   return `Usage: alerting simulate <scenario> [options]
 
-Drives the service through a scenario and checks what reaches PagerDuty: which events,
-in which order, within which time. Without --target the service runs in-process
-(in-memory SQLite, a built-in fake PagerDuty); with --target it drives a running service
-and reads its deliveries back. Exit code 1 when any expectation fails.
+Runs one of the built-in scenario files (the same format as "alerting test"; copy one
+to start your own). Without --target the service runs in-process (in-memory SQLite, a
+built-in fake PagerDuty); with --target it drives a running service and reads its
+deliveries back. Exit code 1 when any expectation fails.
 
 Scenarios:
 ${scenarios}
@@ -55,8 +36,6 @@ ${TARGET_HELP}
   --count N         storm: number of distinct alerts (default ${DEFAULT_STORM_COUNT})
   --topic-arn ARN   cloudwatch-alarm-cycle with --target: a topic in the target's SNS_TOPIC_ARNS
   --notifier NAME   with --target: whose deliveries to check (default pagerduty)
-  --webhook-secret S  pagerduty-resolve with --target: one of its PAGERDUTY_WEBHOOK_SECRETS
-                    (default: the first of env PAGERDUTY_WEBHOOK_SECRETS)
   --quiet           no progress on stderr
   --verbose         in-process: show the service's warnings and errors on stderr
   --help            this text
@@ -72,18 +51,7 @@ export async function runSimulate(
 ): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: {
-      ...TARGET_OPTIONS,
-      report: { type: 'string', default: 'md' },
-      out: { type: 'string' },
-      count: { type: 'string' },
-      'topic-arn': { type: 'string' },
-      notifier: { type: 'string' },
-      'webhook-secret': { type: 'string' },
-      quiet: { type: 'boolean' },
-      verbose: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: { ...RUN_OPTIONS, count: { type: 'string' } },
     allowPositionals: true,
   });
   if (values.help) {
@@ -92,17 +60,17 @@ export async function runSimulate(
   }
   const [name, ...extra] = positionals;
   if (!name) throw new UsageError('missing scenario', simulateUsage());
-  if (!isScenarioName(name))
+  if (!isBuiltinScenario(name))
     throw new UsageError(`unknown scenario "${name}"`, simulateUsage());
   if (extra.length > 0)
     throw new UsageError(`unexpected argument "${extra[0]}"`, simulateUsage());
-  const format = values.report as ReportFormat;
-  if (!REPORT_FORMATS.includes(format)) {
+  reportFormat(values.report, simulateUsage());
+  const moving = clockSteps(loadScenario(builtinScenarioFile(name)));
+  if (targetClient(values, env) && moving.length > 0)
     throw new UsageError(
-      `--report must be one of ${REPORT_FORMATS.join(', ')}`,
+      `${name} moves the clock or scripts the built-in fake PagerDuty (${moving.join(', ')}); run it without --target`,
       simulateUsage(),
     );
-  }
   const count =
     values.count === undefined ? DEFAULT_STORM_COUNT : Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > MAX_STORM_COUNT) {
@@ -111,77 +79,14 @@ export async function runSimulate(
       simulateUsage(),
     );
   }
-  const scenario = SCENARIOS[name];
-  const client = targetClient(values, env);
-  if (client && scenario.inProcessOnly) {
-    throw new UsageError(
-      `${name} scripts the built-in fake PagerDuty; run it without --target`,
-      simulateUsage(),
-    );
-  }
-  const progress = values.quiet ? () => {} : (line: string) => io.err(line);
-
-  progress(
-    `simulate ${name}: starting ${client ? `against ${client.baseUrl}` : 'the service in-process'}`,
+  const { code } = await runAndReport(
+    [builtinScenarioFile(name)],
+    // the built-in cloudwatch scenario signs its own deliveries against a target too
+    { ...values, 'sns-signer': true },
+    env,
+    io,
+    simulateUsage(),
+    { vars: { count } },
   );
-  let target: SimulationTarget;
-  try {
-    target = client
-      ? remoteTarget(client, {
-          snsTopicArn: values['topic-arn'],
-          notifier: values.notifier,
-          // env: the service's own list, so the secret stays out of shell history
-          webhookSecret:
-            values['webhook-secret'] ??
-            splitList(env.PAGERDUTY_WEBHOOK_SECRETS)[0],
-          signer: scenario.sns ? await SnsTestSigner.start() : undefined,
-        })
-      : await startInProcessTarget({
-          sns: Boolean(scenario.sns),
-          logLevel: values.verbose ? 'warn' : undefined,
-        });
-  } catch (error) {
-    io.err(`simulate ${name}: could not start: ${describeError(error)}`);
-    return 1;
-  }
-
-  const options = { count };
-  const ctx = new ScenarioContext(
-    target,
-    scenario.expectations(options),
-    progress,
-  );
-  let failure: unknown;
-  try {
-    await scenario.run(ctx, options);
-  } catch (error) {
-    failure = error;
-  }
-  let dead = await ctx.deadDeliveries().catch(() => []);
-  const report = ctx.report(name, scenario.summary, failure, dead);
-  await target
-    .close()
-    .catch((error) =>
-      io.err(`simulate ${name}: shutdown: ${describeError(error)}`),
-    );
-
-  const text = renderReport(report, format);
-  if (values.out) {
-    writeFileSync(values.out, text);
-    progress(`report written to ${values.out}`);
-  } else {
-    io.out(text.trimEnd());
-  }
-  const failed = report.expectations.filter((e) => !e.passed);
-  progress(
-    `simulate ${name}: ${report.passed ? 'PASSED' : 'FAILED'} ` +
-      `(${report.expectations.length - failed.length}/${report.expectations.length} expectations, ${report.durationMs} ms)`,
-  );
-  for (const e of failed) progress(`  ✗ ${e.id}: ${e.message}`);
-  dead = report.deadDeliveries;
-  for (const d of dead)
-    progress(
-      `  dead delivery ${d.deliveryId ?? ''} ${d.action} ${d.dedupKey}: ${d.error ?? 'refused'}`,
-    );
-  return report.passed ? 0 : 1;
+  return code;
 }
