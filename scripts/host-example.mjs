@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds an example host app against the package as a host gets it: packs this repository
-// (`npm pack`, from the build in dist/), copies examples/host-<platform> to a temporary
+// (`npm pack`, from the build in dist/), copies the shared app of examples/host with the
+// platform's own package.json and main.ts (examples/host/<platform>) on top to a temporary
 // directory, installs the tarball there with the example's own dependencies (the npm
 // registry, or npm's cache: --prefer-offline), and compiles the example.
 // Prints {"dir", "tarball"} as the last line of stdout; the caller removes the directory.
@@ -42,10 +43,13 @@ const packed = JSON.parse(
 const tarball = join(work, packed[0].filename);
 
 const dir = join(work, `host-${platform}`);
-cpSync(join(ROOT, 'examples', `host-${platform}`), dir, {
+const example = join(ROOT, 'examples', 'host');
+const skip = ['node_modules', 'dist', 'express', 'fastify'];
+cpSync(example, dir, {
   recursive: true,
-  filter: (src) => !['node_modules', 'dist'].includes(basename(src)),
+  filter: (src) => src === example || !skip.includes(basename(src)),
 });
+cpSync(join(example, platform), dir, { recursive: true });
 run(
   'npm',
   [

@@ -1,4 +1,4 @@
 import { describeHostExample } from './support/host-example.js';
 
-// examples/host-express from the packed tarball, on PostgreSQL (see test/support/host-example.ts).
+// examples/host on Express from the packed tarball, on PostgreSQL (see test/support/host-example.ts).
 describeHostExample('express');

@@ -1,4 +1,4 @@
 import { describeHostExample } from './support/host-example.js';
 
-// examples/host-fastify from the packed tarball, on PostgreSQL (see test/support/host-example.ts).
+// examples/host on Fastify from the packed tarball, on PostgreSQL (see test/support/host-example.ts).
 describeHostExample('fastify');

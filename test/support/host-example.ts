@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'host-token-0123456789';
 const TICK_MS = 500;
 
-/** The example host app (examples/host-<platform>), built from the packed tarball, as a process. */
+/** The example host app (examples/host with examples/host/<platform> on top), built from the packed tarball, as a process. */
 class HostProcess {
   readonly output: string[] = [];
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
