@@ -5,6 +5,7 @@ import { AlertingExceptionFilter } from './ops/alerting-exception.filter.js';
 import type { AlertingConfig } from './config/alerting.config.js';
 import { setupOpenApi } from './ops/openapi.js';
 import { registerSecurityHeaders } from './ops/security.js';
+import { registerRequestLog } from './ops/request-log.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -29,6 +30,7 @@ export function configureApp(
 ): NestFastifyApplication {
   app.useGlobalFilters(new AlertingExceptionFilter());
   registerSecurityHeaders(app);
+  registerRequestLog(app);
   refuseEncodedBodies(app);
   setupOpenApi(app);
   // No enableShutdownHooks(): Nest re-raises the signal after closing (exit by signal,

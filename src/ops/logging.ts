@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import type { AlertingConfig } from '../config/alerting.config.js';
 
@@ -43,15 +42,11 @@ export function loggerParams(config: AlertingConfig): Params {
     process.stdout.isTTY &&
     prettyAvailable();
   return {
-    // The default '{/*splat}' never matches under Fastify's middie here, which silently drops every request line.
-    forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
+    // No middleware: the request line comes from a Fastify hook (see request-log.ts).
+    forRoutes: [],
     pinoHttp: {
       level: config.logLevel,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      // Probes and scrapes every few seconds would drown the request lines that matter.
-      autoLogging: {
-        ignore: (req) => /^\/(health|metrics)\b/.test(req.url ?? ''),
-      },
       serializers: {
         req: (req: {
           id: string;
@@ -66,8 +61,6 @@ export function loggerParams(config: AlertingConfig): Params {
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customLogLevel: (_req, res, error) =>
-        error || res.statusCode >= 500 ? 'error' : 'info',
       transport: pretty
         ? { target: 'pino-pretty', options: { singleLine: true } }
         : undefined,
