@@ -2,6 +2,7 @@ import type { AlertInput, IngestItem } from './alert.types.js';
 import { AlertingError } from '../ops/alerting.errors.js';
 import { ALERT_SHAPE, AlertDto } from './dto/alert.dto.js';
 import { collectDtoErrors } from '../ops/validation.js';
+import { plainAlert } from './dto/plain-alert.js';
 
 const DAY_MS = 86_400_000;
 /** Earliest `timestamp` accepted: older is a wrong clock or a wrong field, not an alert. */
@@ -36,12 +37,10 @@ export function validateAlerts(items: IngestItem[], now: Date): IngestItem[] {
 }
 
 function checkOne(item: IngestItem, at: string, now: Date): string[] {
-  const checked = collectDtoErrors<AlertDto>(
-    AlertDto,
-    item.alert,
-    at,
-    ALERT_SHAPE,
-  );
+  const quick = plainAlert(item.alert);
+  const checked = quick
+    ? { value: quick, errors: [] as string[] }
+    : collectDtoErrors<AlertDto>(AlertDto, item.alert, at, ALERT_SHAPE);
   const errors = checked.errors;
   if (errors.length > 0 || !checked.value) return errors;
   const field = (name: string) => (at ? `${at}.${name}` : name);
