@@ -26,6 +26,7 @@ import { IncidentEvent } from './incident-event.entity.js';
 import { Incident } from './incident.entity.js';
 import { IncidentQueries } from './incident.queries.js';
 import { IncidentRepository } from './incident.repository.js';
+import { KnownOpenIncidents } from './known-open.js';
 import { IncidentService } from './incident.service.js';
 import { IncidentsController } from './incidents.controller.js';
 
@@ -69,6 +70,7 @@ const PROVIDERS: Provider[] = [
   IncidentService,
   IncidentRepository,
   IncidentQueries,
+  KnownOpenIncidents,
 ];
 
 /**
@@ -147,6 +149,7 @@ export class AlertingModule {
         AlertingHealthIndicator,
         IncidentService,
         IncidentQueries,
+        KnownOpenIncidents,
         database,
         NotifierModule,
       ],

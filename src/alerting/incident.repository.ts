@@ -47,6 +47,43 @@ export class IncidentRepository {
     );
   }
 
+  /**
+   * Repeats answered before they were written (SQLite, see IncidentService): `count` more
+   * occurrences and what the last of them said. An older write never moves last-seen back.
+   */
+  async seenRepeatedly(
+    m: EntityManager,
+    id: string,
+    count: number,
+    seen: Pick<
+      Incident,
+      | 'lastSeenAt'
+      | 'severity'
+      | 'currentValue'
+      | 'threshold'
+      | 'description'
+      | 'lastTransitionAt'
+    >,
+  ): Promise<void> {
+    await this.db.query(
+      m,
+      `UPDATE incidents SET occurrences = occurrences + $2, last_seen_at = max(last_seen_at, $3),
+         severity = $4, current_value = $5, threshold = $6, description = $7,
+         last_transition_at = $8
+       WHERE id = $1`,
+      [
+        id,
+        count,
+        seen.lastSeenAt,
+        seen.severity,
+        seen.currentValue,
+        seen.threshold,
+        seen.description,
+        seen.lastTransitionAt,
+      ],
+    );
+  }
+
   /** The incident, locked (PostgreSQL), if it is open and held; else null. */
   async lockIfHeld(m: EntityManager, id: string): Promise<Incident | null> {
     const [row] = await this.db.query(

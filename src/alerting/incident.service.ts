@@ -1,5 +1,11 @@
 import { uuidv7 } from '../database/uuid7.js';
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+} from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { AlertingConfig } from '../config/alerting.config.js';
 import { parseDuration } from '../config/duration.js';
@@ -27,6 +33,7 @@ import {
 } from './incident-router.port.js';
 import type { NotificationAction } from '../notifier/notifier.port.js';
 import { validateAlerts } from './alert-validation.js';
+import { KnownOpenIncidents, type KnownIncident } from './known-open.js';
 
 interface NormalizedAlert {
   dedupKey: string;
@@ -53,13 +60,42 @@ interface NormalizedAlert {
   alarmArn: string | null;
 }
 
+interface IngestRequest {
+  alerts: NormalizedAlert[];
+  now: string;
+  context: Incident['notifierContext'];
+}
+
+type Seen = Omit<KnownIncident, 'id'> & { lastSeenAt: string };
+
+/** A flush of the repeats that failed waits this long before the next try. */
+const SEEN_RETRY_MS = 1000;
+
+interface GroupMember {
+  request: IngestRequest;
+  resolve: (results: IngestResult[]) => void;
+  reject: (error: unknown) => void;
+}
+
 export type ResolveReason =
   'alert' | 'manual' | 'stale' | 'alarm-ok' | 'alarm-deleted' | 'pagerduty';
 
 /** Incidents: dedup by key, lifecycle, timeline, and the outbox rows of every transition. */
 @Injectable()
-export class IncidentService {
+export class IncidentService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(IncidentService.name);
+  /** SQLite: the ingest requests waiting to be applied together (see joinGroup) */
+  private gathering: GroupMember[] | null = null;
+  /** SQLite: open incidents known to this process (see repeatsOfKnown); null on PostgreSQL */
+  private readonly known: KnownOpenIncidents | null;
+  /** repeats answered from `known`, by incident id, not yet written */
+  private readonly seenBehind = new Map<
+    string,
+    { count: number; seen: Seen }
+  >();
+  /** the queued write of `seenBehind`, until it starts */
+  private seenFlush: Promise<void> | null = null;
+  private seenWritten: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: DatabaseService,
@@ -72,7 +108,15 @@ export class IncidentService {
     @Optional()
     @Inject(INCIDENT_ROUTER)
     private readonly router?: IncidentRouter,
-  ) {}
+    @Optional() known?: KnownOpenIncidents,
+  ) {
+    this.known = db.isPostgres ? null : (known ?? null);
+  }
+
+  /** Repeats answered before their write: it is queued already; wait for it. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.seenWritten;
+  }
 
   /**
    * Validates a batch (every edge's alerts pass the same rules: AlertingError `invalid`
@@ -85,22 +129,27 @@ export class IncidentService {
     const alerts = validateAlerts(items, clockNow).map((item) =>
       this.normalize(item, now),
     );
-    const context = await this.notifiers.context();
-    const results = await this.withConflictRetry(() =>
-      this.db.tx(async (m) => {
-        const w = new TxWriter(this.db, m);
-        const open = await this.repo.prefetchOpen(
-          w,
-          alerts.map((a) => a.dedupKey),
-        );
-        const out: IngestResult[] = [];
-        const routing = this.router?.batch(w, now);
-        for (const alert of alerts)
-          out.push(await this.apply(w, open, alert, now, context, routing));
-        await w.flush();
-        return out;
-      }),
-    );
+    const repeats = this.repeatsOfKnown(alerts, now);
+    if (repeats) {
+      for (const alert of alerts)
+        this.metrics?.alertIngested(alert.ingestSource);
+      return repeats;
+    }
+    // A repeat arriving from now on must queue behind this close, not be answered from memory.
+    for (const alert of alerts)
+      if (alert.status === 'resolved') this.known?.forget(alert.dedupKey);
+    const request: IngestRequest = {
+      alerts,
+      now,
+      context: await this.notifiers.context(),
+    };
+    const results = this.db.isPostgres
+      ? await this.withConflictRetry(() =>
+          this.db.tx(
+            async (m) => (await this.applyAll(m, [request])).results[0],
+          ),
+        )
+      : await this.joinGroup(request);
     if (
       results.some((r) => r.action === 'triggered' || r.action === 'resolved')
     )
@@ -108,6 +157,150 @@ export class IncidentService {
     for (const alert of alerts) this.metrics?.alertIngested(alert.ingestSource);
     this.logger.debug(`ingested ${results.length} alert(s)`);
     return results;
+  }
+
+  /**
+   * SQLite: the requests that arrive while the previous commit runs are applied as one
+   * unit (one read of their open incidents, one INSERT per table), where each alone would
+   * pay its own savepoint, read and inserts. Should the unit fail, each request is applied
+   * again alone, so a request still succeeds or fails whole and on its own.
+   */
+  private joinGroup(request: IngestRequest): Promise<IngestResult[]> {
+    return new Promise((resolve, reject) => {
+      const member = { request, resolve, reject };
+      if (this.gathering) {
+        this.gathering.push(member);
+        return;
+      }
+      const group = [member];
+      this.gathering = group;
+      const epoch = this.known?.epoch ?? 0;
+      let open = new Map<string, Incident>();
+      const run = (members: typeof group) =>
+        this.db.tx(async (m) => {
+          if (this.gathering === members) this.gathering = null;
+          const applied = await this.applyAll(
+            m,
+            members.map((x) => x.request),
+          );
+          open = applied.open;
+          return applied.results;
+        });
+      run(group).then(
+        (results) => {
+          // committed: what is open now is known, unless a close began meanwhile
+          for (const [key, incident] of open)
+            this.known?.remember(key, incident, epoch);
+          group.forEach((x, i) => x.resolve(results[i]));
+        },
+        (error: unknown) => {
+          if (group.length === 1) return reject(error);
+          for (const x of group)
+            run([x]).then(
+              (results) => x.resolve(results[0]),
+              (e: unknown) => x.reject(e),
+            );
+        },
+      );
+    });
+  }
+
+  /** The requests' alerts in order, in one transaction; their results by request. */
+  private async applyAll(
+    m: EntityManager,
+    requests: IngestRequest[],
+  ): Promise<{ results: IngestResult[][]; open: Map<string, Incident> }> {
+    const w = new TxWriter(this.db, m);
+    const open = await this.repo.prefetchOpen(
+      w,
+      requests.flatMap((r) => r.alerts.map((a) => a.dedupKey)),
+    );
+    const routing = this.router?.batch(w, requests[0].now);
+    const out: IngestResult[][] = [];
+    for (const { alerts, now, context } of requests) {
+      const results: IngestResult[] = [];
+      for (const alert of alerts)
+        results.push(await this.apply(w, open, alert, now, context, routing));
+      out.push(results);
+    }
+    await w.flush();
+    return { results: out, open };
+  }
+
+  /**
+   * SQLite: a request whose every alert repeats an open incident this process knows of
+   * (firing, no source transition time) is answered without waiting for the database.
+   * Only counters and what the alert says now change, and they are written with the next
+   * commit (see writeSeen), before anything queued after this request reads them.
+   */
+  private repeatsOfKnown(
+    alerts: NormalizedAlert[],
+    now: string,
+  ): IngestResult[] | null {
+    if (!this.known) return null;
+    const hits: KnownIncident[] = [];
+    for (const alert of alerts) {
+      const hit =
+        alert.status === 'firing' && !alert.transitionAt && !alert.recordOnly
+          ? this.known.get(alert.dedupKey)
+          : undefined;
+      if (!hit) return null;
+      hits.push(hit);
+    }
+    return alerts.map((alert, i) => {
+      const known = hits[i];
+      Object.assign(known, {
+        severity: alert.severity,
+        currentValue: alert.currentValue ?? known.currentValue,
+        threshold: alert.threshold ?? known.threshold,
+        description: alert.description ?? known.description,
+      });
+      const behind = this.seenBehind.get(known.id);
+      const { id: _id, ...seen } = known;
+      this.seenBehind.set(known.id, {
+        count: (behind?.count ?? 0) + 1,
+        seen: { ...seen, lastSeenAt: now },
+      });
+      this.queueSeenWrite();
+      return {
+        dedupKey: alert.dedupKey,
+        incidentId: known.id,
+        action: 'deduplicated' as const,
+      };
+    });
+  }
+
+  /**
+   * One queued transaction writes every repeat answered before it starts. Queued as soon
+   * as there is one, so the database queue's order holds: whatever is queued after a
+   * repeat (a resolve, a read, the reconciler) sees it written.
+   */
+  private queueSeenWrite(): void {
+    if (this.seenFlush) return;
+    const flush = this.db.tx(async (m) => {
+      this.seenFlush = null;
+      const batch = [...this.seenBehind];
+      this.seenBehind.clear();
+      try {
+        for (const [id, { count, seen }] of batch)
+          await this.repo.seenRepeatedly(m, id, count, seen);
+      } catch (error) {
+        // keep them (newer repeats win) and try again: only counters are at stake
+        for (const [id, entry] of batch) {
+          const newer = this.seenBehind.get(id);
+          this.seenBehind.set(id, {
+            count: entry.count + (newer?.count ?? 0),
+            seen: newer?.seen ?? entry.seen,
+          });
+        }
+        this.logger.warn(
+          `writing ${batch.length} repeated alert(s) failed, retrying: ${(error as Error).message}`,
+        );
+        setTimeout(() => this.queueSeenWrite(), SEEN_RETRY_MS).unref();
+      }
+    });
+    this.seenFlush = flush;
+    this.seenWritten = flush.catch(() => undefined);
   }
 
   async acknowledge(dedupKey: string): Promise<Incident> {
@@ -137,6 +330,7 @@ export class IncidentService {
     dedupKey: string,
     reason: ResolveReason = 'manual',
   ): Promise<Incident> {
+    this.known?.forget(dedupKey);
     const incident = await this.db.tx(async (m) => {
       const open = await this.repo.findOpen(m, dedupKey);
       if (!open) throw await this.closedOrUnknown(m, dedupKey);
@@ -159,6 +353,7 @@ export class IncidentService {
     stillStale: (incident: Incident) => boolean,
     detail?: Record<string, unknown>,
   ): Promise<boolean> {
+    this.known?.forgetId(incidentId);
     const done = await this.db.tx(async (m) => {
       if (!(await this.repo.lockIfOpen(m, incidentId))) return false;
       const incident = await m.findOneByOrFail(Incident, { id: incidentId });

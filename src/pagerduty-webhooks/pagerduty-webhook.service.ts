@@ -6,6 +6,7 @@ import { IncidentEvent } from '../alerting/incident-event.entity.js';
 import { Incident } from '../alerting/incident.entity.js';
 import { OutboxService } from '../notifier/outbox.service.js';
 import { toSnapshot } from '../alerting/incident.snapshot.js';
+import { KnownOpenIncidents } from '../alerting/known-open.js';
 import {
   DatabaseService,
   isUniqueViolation,
@@ -76,6 +77,7 @@ export class PagerDutyWebhookService {
     private readonly db: DatabaseService,
     private readonly outbox: OutboxService,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly known: KnownOpenIncidents,
   ) {}
 
   async receive(
@@ -90,6 +92,8 @@ export class PagerDutyWebhookService {
       return { ...base, outcome: 'ignored', reason: 'event type not applied' };
     }
     const now = this.clock.now().toISOString();
+    // the incident is found by PagerDuty's key in the transaction: forget every open one we know
+    if (event.eventType === 'incident.resolved') this.known.forgetAll();
     let result: Incident | Skip;
     try {
       result = await this.db.tx((m) => this.apply(m, event, now));
