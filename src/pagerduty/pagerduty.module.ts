@@ -1,4 +1,3 @@
-import { HttpModule, HttpService } from '@nestjs/axios';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import {
@@ -38,10 +37,7 @@ export class PagerDutyModule {
   static forRoot(options: PagerDutyOptions = {}): DynamicModule {
     return {
       module: PagerDutyModule,
-      imports: [
-        HttpModule,
-        TypeOrmModule.forFeature([Setting], ALERTING_DATA_SOURCE),
-      ],
+      imports: [TypeOrmModule.forFeature([Setting], ALERTING_DATA_SOURCE)],
       controllers: [PagerDutyConfigController],
       providers: [
         {
@@ -57,21 +53,14 @@ export class PagerDutyModule {
         RoutingKeyService,
         {
           provide: PagerDutyNotifier,
-          inject: [
-            HttpService,
-            ALERTING_CONFIG,
-            PAGERDUTY_OPTIONS,
-            RoutingKeyService,
-          ],
+          inject: [ALERTING_CONFIG, PAGERDUTY_OPTIONS, RoutingKeyService],
           useFactory: (
-            http: HttpService,
             config: AlertingConfig,
             pd: PagerDutySettingsDefaults,
             settings: RoutingKeyService,
           ) =>
             new PagerDutyNotifier({
               client: new PagerDutyClient({
-                http: http.axiosRef,
                 eventsUrl: pd.eventsUrl,
                 timeoutMs: config.delivery.timeoutMs,
               }),

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import axios from 'axios';
 import {
   afterAll,
   afterEach,
@@ -112,7 +111,6 @@ describe(PagerDutyNotifier.name, () => {
     beforeAll(() => {
       sut = new PagerDutyNotifier({
         client: new PagerDutyClient({
-          http: axios.create(),
           eventsUrl: fake.url,
         }),
         eventOptions,
