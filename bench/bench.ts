@@ -224,10 +224,15 @@ async function reference(dir: string, round: number): Promise<Reference> {
   });
   progress('reference: bare endpoint, floor');
   const bare = await startNode('dist-bench/bench/bare.main.js', {});
-  await sleep(1000);
-  const bareIdle = rssMb(bare.pid);
-  const bareRun = await runWrk(dir, on(bare.url, 'bare'));
-  await bare.stop();
+  let bareIdle: number;
+  let bareRun: WrkResult;
+  try {
+    await sleep(1000);
+    bareIdle = rssMb(bare.pid);
+    bareRun = await runWrk(dir, on(bare.url, 'bare'));
+  } finally {
+    await bare.stop();
+  }
 
   const pd = new FakePagerDuty({ keepAlive: true });
   await pd.start();
@@ -236,10 +241,12 @@ async function reference(dir: string, round: number): Promise<Reference> {
       FLOOR_DATABASE: join(dir, `b${round}${name}.sqlite`),
       ...env,
     });
-    const result = await runWrk(dir, on(floor.url, name));
-    await floor.stop();
-    pd.reset();
-    return result;
+    try {
+      return await runWrk(dir, on(floor.url, name));
+    } finally {
+      await floor.stop();
+      pd.reset();
+    }
   };
   try {
     return {
@@ -402,10 +409,11 @@ function table(
 }
 
 async function main(): Promise<void> {
+  const onlyRouting = process.env.BENCH_ONLY === 'routing';
   const amBinary = findAlertmanager();
   const missing = [
     ...(wrkInstalled() ? [] : ['wrk (apt-get install wrk)']),
-    ...(amBinary
+    ...(amBinary || onlyRouting
       ? []
       : [
           'Prometheus Alertmanager (.ci/install-alertmanager, or apt-get install prometheus-alertmanager)',
@@ -417,7 +425,7 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'alerting-bench-'));
   try {
-    if (process.env.BENCH_ONLY === 'routing') {
+    if (onlyRouting) {
       const pd = new FakePagerDuty({ keepAlive: true });
       await pd.start();
       try {

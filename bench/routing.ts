@@ -91,27 +91,30 @@ export async function routingComparison(
       ...serviceEnv(join(dir, `${name}.sqlite`), pd.url),
       ...extra,
     });
-    if (extra.ROUTING_FILE) await addSilences(svc.url, 50);
-    const result = await runWrk(dir, {
-      url: svc.url,
-      path: '/v1/alerts',
-      headers: { 'Content-Type': 'application/json', 'X-API-Key': API_KEY },
-      item: JSON.stringify({
-        severity: 'CRITICAL',
-        alarmName: ID,
-        metricName: 'SupportModeSuccessRate',
-        environment: 'production',
-        description: 'Success rate has fallen below 95%',
-      }),
-      perRequest: 100,
-      array: true,
-      prefix: name,
-      connections: BATCH_CONNECTIONS,
-    });
-    await drained(svc.url);
-    await svc.stop();
-    pd.reset();
-    return result;
+    try {
+      if (extra.ROUTING_FILE) await addSilences(svc.url, 50);
+      const result = await runWrk(dir, {
+        url: svc.url,
+        path: '/v1/alerts',
+        headers: { 'Content-Type': 'application/json', 'X-API-Key': API_KEY },
+        item: JSON.stringify({
+          severity: 'CRITICAL',
+          alarmName: ID,
+          metricName: 'SupportModeSuccessRate',
+          environment: 'production',
+          description: 'Success rate has fallen below 95%',
+        }),
+        perRequest: 100,
+        array: true,
+        prefix: name,
+        connections: BATCH_CONNECTIONS,
+      });
+      await drained(svc.url);
+      return result;
+    } finally {
+      await svc.stop();
+      pd.reset();
+    }
   };
   const plain = await run('unrouted', {});
   const routed = await run('routed', {
