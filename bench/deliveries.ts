@@ -12,7 +12,7 @@ const BENCH_ID = /\b(b\d+[a-z]+)-[\w-]+/;
 export class Deliveries {
   /** first trigger's arrival per bench id */
   readonly triggeredAt = new Map<string, number>();
-  /** distinct bench ids triggered, per phase prefix */
+  /** distinct dedup keys triggered, per phase prefix */
   private readonly perPrefix = new Map<string, number>();
   private readonly seen = new Map<string, number>();
   duplicates = 0;
@@ -38,9 +38,11 @@ export class Deliveries {
         this.unmatched += 1;
         continue;
       }
-      if (this.triggeredAt.has(match[0])) continue;
-      this.triggeredAt.set(match[0], event.receivedAt);
-      this.perPrefix.set(match[1], (this.perPrefix.get(match[1]) ?? 0) + 1);
+      if (!this.triggeredAt.has(match[0]))
+        this.triggeredAt.set(match[0], event.receivedAt);
+      // distinct dedup keys: two alerts paged under one key count once
+      if (times === 1)
+        this.perPrefix.set(match[1], (this.perPrefix.get(match[1]) ?? 0) + 1);
     }
     this.pd.reset();
   }
