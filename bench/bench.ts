@@ -1,394 +1,470 @@
-// npm run bench: the service on SQLite with a fake PagerDuty, beside a bare NestJS+Fastify
-// POST endpoint measured in the same run. Prints figures and ratios; asserts nothing.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+// npm run bench: this service side by side with a real Prometheus Alertmanager, each
+// paging its own local fake PagerDuty, both loaded by wrk in the same run; then a bare
+// NestJS+Fastify endpoint and the floor as reference lines. Prints figures; asserts nothing.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
-import { FakePagerDuty } from '../test/fakes/pagerduty.fake.js';
+import { FakePagerDuty } from '../src/testing/fake-pagerduty.js';
+import { Deliveries, paced, sendBatches } from './deliveries.js';
+import { routingComparison } from './routing.js';
+import {
+  AM_ROUTE,
+  alertmanagerVersion,
+  findAlertmanager,
+  rssMb,
+  startAlertmanager,
+  startNode,
+  startService,
+  type System,
+} from './systems.js';
+import {
+  BATCH_CONNECTIONS,
+  DURATION_S,
+  WRK_CONNECTIONS,
+  WRK_THREADS,
+  runWrk,
+  wrkInstalled,
+  type WrkLoad,
+  type WrkResult,
+} from './wrk.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const API_KEY = 'bench-api-key-0123456789';
-const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const HISTORY = 20_000;
+const PACED_PER_S = 200;
+const PACED_S = 10;
+const CAP_MS = 60_000;
+const RSS_TARGET_MB = 150;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', {
+        minimumFractionDigits: digits,
+        maximumFractionDigits: digits,
+      })
+    : 'n/a';
+
+interface Measured {
+  single: WrkResult;
+  repeat: WrkResult;
+  batch: WrkResult;
+  /** distinct triggers of the batch load per second, from load start to the last one */
+  deliveredPerS: number;
+  deliveredN: number;
+  deliveredS: number;
+  lost: number;
+  duplicates: number;
+  rejected: number;
+  unmatched: number;
+  singleDrainS: number | null;
+  singleAccepted: number;
+  history: number;
+  latency: Awaited<ReturnType<typeof paced>>;
+  rssIdle: number;
+  rssAfter: number;
 }
 
-async function startProcess(
-  script: string,
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, script)], {
-    env: {
-      PATH: process.env.PATH,
-      ...env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      await fetch(`${url}/v1/alerts`, {
-        method: 'POST',
-        headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
-        body: '[]',
-      });
-      return { child, url };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${script} did not start`);
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-}
-
-let seq = 0;
-function alert(prefix: string) {
-  seq += 1;
+function load(
+  system: System,
+  prefix: string,
+  extra: Partial<WrkLoad>,
+): WrkLoad {
   return {
+    url: system.url,
+    path: system.path,
+    headers: system.headers,
+    item: system.item,
+    perRequest: 1,
+    array: system.singleAsArray,
+    prefix,
+    ...extra,
+  };
+}
+
+/** Progress on stderr, so the tables on stdout stay clean. */
+const began = performance.now();
+const progress = (what: string) =>
+  process.stderr.write(
+    `  [${((performance.now() - began) / 1000).toFixed(0).padStart(4)} s] ${what}\n`,
+  );
+
+/** Every phase on one fresh system with its own fake PagerDuty. */
+async function measure(
+  dir: string,
+  round: number,
+  start: (pagerDutyUrl: string) => Promise<System>,
+): Promise<Measured> {
+  const pd = new FakePagerDuty({ keepAlive: true });
+  await pd.start();
+  const deliveries = new Deliveries(pd);
+  const system = await start(pd.url);
+  const step = (what: string) => {
+    system.check();
+    progress(`${system.name}: ${what}`);
+  };
+  try {
+    await sleep(2000);
+    const rssIdle = rssMb(system.pid);
+    const tag = (phase: string) => `b${round}${phase}`;
+    step('1. single alerts');
+
+    // 1. a new alert per request; its deliveries drain before the next phase so one
+    // phase's backlog is not measured as the next one's slowness
+    const single = await runWrk(dir, load(system, tag('single'), {}));
+    const drainFrom = performance.now();
+    const singleAccepted = await system.accepted(tag('single'));
+    const drained = await deliveries.waitFor(
+      tag('single'),
+      singleAccepted,
+      CAP_MS,
+    );
+    const singleDrainS =
+      drained === null ? null : Math.max(0, drained - drainFrom) / 1000;
+    step('2. the same alert repeated');
+
+    // 2. the same alert again and again: one incident, one trigger
+    const repeat = await runWrk(
+      dir,
+      load(system, `${tag('repeat')}-0`, { fixed: true }),
+    );
+    await deliveries.waitFor(tag('repeat'), 1, 10_000);
+
+    // 3 and 4. batches of new alerts; then how fast all of them reached PagerDuty
+    step('3. batches, 4. their delivery');
+    const loadStart = performance.now();
+    const batch = await runWrk(
+      dir,
+      load(system, tag('batch'), {
+        perRequest: 100,
+        array: true,
+        connections: BATCH_CONNECTIONS,
+      }),
+    );
+    const batchAccepted = await system.accepted(tag('batch'));
+    const last = await deliveries.waitFor(tag('batch'), batchAccepted, CAP_MS);
+    const deliveredN = deliveries.triggered(tag('batch'));
+    const deliveredS = ((last ?? performance.now()) - loadStart) / 1000;
+
+    // 5. latency with a history behind it
+    let history = singleAccepted + 1 + batchAccepted;
+    if (history < HISTORY) {
+      step(`topping the history up to ${HISTORY}`);
+      await sendBatches(system, tag('topup'), HISTORY - history);
+      const topped = await system.accepted(tag('topup'));
+      await deliveries.waitFor(tag('topup'), topped, CAP_MS);
+      history += topped;
+    }
+    step('5. paced latency');
+    const latency = await paced(
+      system,
+      deliveries,
+      tag('paced'),
+      PACED_PER_S,
+      PACED_S,
+      CAP_MS,
+    );
+
+    // 6. memory once the loads are over
+    step('6. RSS after the loads');
+    await sleep(5000);
+    system.check();
+    const rssAfter = rssMb(system.pid);
+    deliveries.absorb();
+    return {
+      single,
+      repeat,
+      batch,
+      deliveredPerS: deliveredN / deliveredS,
+      deliveredN,
+      deliveredS,
+      lost: Math.max(0, batchAccepted - deliveredN),
+      duplicates: deliveries.duplicates,
+      rejected: deliveries.rejected,
+      unmatched: deliveries.unmatched,
+      singleDrainS,
+      singleAccepted,
+      history,
+      latency,
+      rssIdle,
+      rssAfter,
+    };
+  } finally {
+    await system.stop();
+    await pd.stop();
+  }
+}
+
+interface Reference {
+  bare: WrkResult;
+  floor: WrkResult;
+  floorChecked: WrkResult;
+  floorDelivered: WrkResult;
+  bareIdle: number;
+}
+
+/** The bare endpoint and the floor (issue 2), same wrk settings as phase 1. */
+async function reference(dir: string, round: number): Promise<Reference> {
+  const item = JSON.stringify({
     severity: 'CRITICAL',
-    alarmName: `${prefix}-${seq}`,
+    alarmName: '@ID@',
     metricName: 'SupportModeSuccessRate',
     threshold: 95,
     currentValue: 85,
     description: 'Success rate has fallen below 95%',
-  };
-}
-
-async function load(
-  url: string,
-  body: () => string,
-): Promise<{ rps: number; p99: number; non2xx: number }> {
-  const result = await autocannon({
-    url: `${url}/v1/alerts`,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-        setupRequest: (req: autocannon.Request) => ({ ...req, body: body() }),
-      },
-    ],
   });
-  return {
-    rps: result.requests.average,
-    p99: result.latency.p99,
-    non2xx: result.non2xx + result.errors,
-  };
-}
-
-async function paced(
-  url: string,
-  pd: FakePagerDuty,
-  perSecond: number,
-  seconds: number,
-) {
-  const sentAt = new Map<string, number>();
-  const total = perSecond * seconds;
-  const start = performance.now();
-  const posts: Promise<unknown>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / perSecond;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const a = alert('paced');
-    const key = `${a.alarmName}-${a.metricName}`;
-    sentAt.set(key, performance.now());
-    posts.push(
-      fetch(`${url}/v1/alerts`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-        body: JSON.stringify(a),
-      }),
-    );
+  const on = (url: string, prefix: string): WrkLoad => ({
+    url,
+    path: '/v1/alerts',
+    headers: { 'Content-Type': 'application/json' },
+    item,
+    perRequest: 1,
+    array: false,
+    prefix: `b${round}${prefix}`,
+  });
+  progress('reference: bare endpoint, floor');
+  const bare = await startNode('dist-bench/bench/bare.main.js', {});
+  let bareIdle: number;
+  let bareRun: WrkResult;
+  try {
+    await sleep(1000);
+    bareIdle = rssMb(bare.pid);
+    bareRun = await runWrk(dir, on(bare.url, 'bare'));
+  } finally {
+    await bare.stop();
   }
-  await Promise.all(posts);
-  await pd.waitFor(
-    (r) => r.filter((e) => sentAt.has(e.dedupKey)).length >= total,
-    60_000,
-  );
-  const latencies = pd.received
-    .filter((e) => sentAt.has(e.dedupKey))
-    .map((e) => e.receivedAt - sentAt.get(e.dedupKey)!);
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) =>
-    latencies[
-      Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))
-    ];
-  return {
-    p50: pct(50),
-    p99: pct(99),
-    max: latencies[latencies.length - 1],
-    n: latencies.length,
-  };
-}
 
-async function drained(url: string): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    const res = await fetch(`${url}/v1/deliveries?state=pending&limit=1`, {
-      headers: { 'x-api-key': API_KEY },
+  const pd = new FakePagerDuty({ keepAlive: true });
+  await pd.start();
+  const floorRun = async (name: string, env: Record<string, string>) => {
+    const floor = await startNode('dist-bench/bench/floor.main.js', {
+      FLOOR_DATABASE: join(dir, `b${round}${name}.sqlite`),
+      ...env,
     });
-    const body = (await res.json()) as { items: unknown[] };
-    if (body.items.length === 0) return performance.now() - start;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const ROUTING_KEY = '0123456789abcdef0123456789abcdef';
-
-/**
- * Issue 12's worst case for the hot path: 200 routes that every bench alert walks to the
- * end (each rule's first terms match, its regex does not), then `default`; 50 active
- * silences that match none of them. Routing and holds must cost batch ingest < 10 %.
- */
-function routingBenchFile(dir: string): string {
-  const keys = Array.from(
-    { length: 10 },
-    (_, k) => `    team${k}: \${PD_KEY_${k}}`,
-  );
-  const routes = Array.from(
-    { length: 200 },
-    (_, i) => `  - name: route-${i}
-    match:
-      environment: [production, staging]
-      severity: [CRITICAL, ERROR]
-      alarmName: { regex: "team-${i}-.*" }
-      customDetails.team: team-${i}
-    notify: [pagerduty:team${i % 10}]${i % 2 ? '\n    pageAfter: 5m' : ''}`,
-  );
-  const file = join(dir, 'routing.yaml');
-  writeFileSync(
-    file,
-    [
-      'pagerduty:',
-      '  keys:',
-      ...keys,
-      'routes:',
-      ...routes,
-      'default:',
-      '  notify: [pagerduty]',
-      'inhibit:',
-      '  - source: { severity: CRITICAL, alarmName: { regex: "root-.*" } }',
-      '    target: { severity: INFO }',
-      '    equal: [environment, component]',
-    ].join('\n'),
-  );
-  return file;
-}
-
-async function addSilences(url: string, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const res = await fetch(`${url}/v1/silences`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-      body: JSON.stringify({
-        matchers: {
-          environment: 'production',
-          alarmName: { regex: `maint-${i}-.*` },
-        },
-        duration: '1d',
-        comment: 'bench',
-        createdBy: 'bench',
-      }),
-    });
-    if (res.status !== 201) throw new Error(`silence: ${res.status}`);
-  }
-}
-
-/**
- * Batch ingest on two fresh services, one without routing, one with the file above and
- * 50 silences; `BENCH_ONLY=routing` runs this comparison alone.
- */
-async function routingComparison(dir: string, pd: FakePagerDuty) {
-  const env = (name: string) => ({
-    DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`,
-    APP_ENV: 'production',
-    API_KEYS: API_KEY,
-    NOTIFIERS: 'pagerduty',
-    PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
-    PAGERDUTY_EVENTS_URL: pd.url,
-    PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
-    RATE_LIMIT_PER_MINUTE: '0',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-  });
-  const run = async (name: string, extra: Record<string, string>) => {
-    const svc = await startProcess('dist/main.js', { ...env(name), ...extra });
-    if (extra.ROUTING_FILE) await addSilences(svc.url, 50);
-    const result = await load(svc.url, () =>
-      JSON.stringify(Array.from({ length: 100 }, () => alert(name))),
-    );
-    await drained(svc.url);
-    svc.child.kill('SIGKILL');
-    pd.reset();
-    return result;
+    try {
+      return await runWrk(dir, on(floor.url, name));
+    } finally {
+      await floor.stop();
+      pd.reset();
+    }
   };
-  const plain = await run('unrouted', {});
-  const routed = await run('routed', {
-    ROUTING_FILE: routingBenchFile(dir),
-    ...Object.fromEntries(
-      Array.from({ length: 10 }, (_, k) => [`PD_KEY_${k}`, `${k}`.repeat(32)]),
-    ),
-  });
+  try {
+    return {
+      bare: bareRun,
+      bareIdle,
+      floor: await floorRun('floor', {}),
+      floorChecked: await floorRun('floorchecked', { FLOOR_CHECKS: '1' }),
+      floorDelivered: await floorRun('floordelivered', {
+        FLOOR_PD_URL: pd.url,
+      }),
+    };
+  } finally {
+    await pd.stop();
+  }
+}
+
+function table(
+  version: string,
+  am: Measured,
+  ours: Measured,
+  ref: Reference,
+): string[] {
+  const rows: string[][] = [];
+  const row = (
+    phase: string,
+    a: string,
+    o: string,
+    ratio: number,
+    target: string,
+    met: boolean,
+  ) =>
+    rows.push([
+      phase,
+      a,
+      o,
+      Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : 'n/a',
+      target,
+      met ? 'yes' : '**no**',
+    ]);
+  const rps = (r: WrkResult) =>
+    `${fmt(r.okRps)} req/s (p99 ${fmt(r.p99Ms, 1)} ms)`;
+  row(
+    '1. single alert, new incident each (POST /v1/alerts vs /api/v2/alerts)',
+    rps(am.single),
+    rps(ours.single),
+    ours.single.okRps / am.single.okRps,
+    '>= 1.2x',
+    ours.single.okRps >= 1.2 * am.single.okRps,
+  );
+  row(
+    '2. the same alert repeated',
+    rps(am.repeat),
+    rps(ours.repeat),
+    ours.repeat.okRps / am.repeat.okRps,
+    '>= 1.0x',
+    ours.repeat.okRps >= am.repeat.okRps,
+  );
+  row(
+    `3. batches of 100 new alerts, ${BATCH_CONNECTIONS} connections`,
+    `${fmt(am.batch.okRps * 100)} alerts/s`,
+    `${fmt(ours.batch.okRps * 100)} alerts/s`,
+    ours.batch.okRps / am.batch.okRps,
+    '>= 3x',
+    ours.batch.okRps >= 3 * am.batch.okRps,
+  );
+  const delivered = (m: Measured) =>
+    `${fmt(m.deliveredPerS)}/s (${fmt(m.deliveredN)} in ${fmt(m.deliveredS, 1)} s; dup ${m.duplicates}, lost ${m.lost})`;
+  row(
+    '4. delivered to PagerDuty per second (the batch load)',
+    delivered(am),
+    delivered(ours),
+    ours.deliveredPerS / am.deliveredPerS,
+    '>= 2x, 0 dup, 0 lost',
+    ours.deliveredPerS >= 2 * am.deliveredPerS &&
+      ours.duplicates === 0 &&
+      ours.lost === 0,
+  );
+  const p99 = (m: Measured) =>
+    `${fmt(m.latency.p99, 1)} ms (p50 ${fmt(m.latency.p50, 1)}; ${fmt(m.latency.delivered)}/${fmt(m.latency.sent)}; history ${fmt(m.history)})`;
+  row(
+    `5. p99 ingest -> PagerDuty at ${PACED_PER_S} alerts/s for ${PACED_S} s, after >= ${fmt(HISTORY)} alerts`,
+    p99(am),
+    p99(ours),
+    ours.latency.p99 / am.latency.p99,
+    '<= 1.0x',
+    ours.latency.p99 <= am.latency.p99 &&
+      ours.latency.delivered === ours.latency.sent,
+  );
+  row(
+    '6. RSS idle after start',
+    `${fmt(am.rssIdle)} MB`,
+    `${fmt(ours.rssIdle)} MB`,
+    ours.rssIdle / am.rssIdle,
+    `ours < ${RSS_TARGET_MB} MB`,
+    ours.rssIdle < RSS_TARGET_MB,
+  );
+  rows.push([
+    '   RSS 5 s after the loads',
+    `${fmt(am.rssAfter)} MB`,
+    `${fmt(ours.rssAfter)} MB`,
+    `${(ours.rssAfter / am.rssAfter).toFixed(2)}x`,
+    '',
+    '',
+  ]);
+  const head = [
+    'phase',
+    `Alertmanager ${version}`,
+    'this service',
+    'ratio',
+    'target',
+    'met?',
+  ];
+  const all = [head, ...rows];
+  const widths = head.map((_, c) => Math.max(...all.map((r) => r[c].length)));
+  const line = (r: string[]) =>
+    `| ${r.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`;
+  const vsBare = (r: WrkResult) =>
+    `${fmt(r.okRps)} req/s (p99 ${fmt(r.p99Ms, 1)} ms) = ${(r.okRps / ref.bare.okRps).toFixed(2)}x bare`;
+  const notes: string[] = [];
+  for (const [name, m] of [
+    ['Alertmanager', am],
+    ['this service', ours],
+  ] as const) {
+    for (const [phase, r] of [
+      ['single', m.single],
+      ['repeated', m.repeat],
+      ['batches', m.batch],
+    ] as const) {
+      if (r.non2xx > 0 || r.socketErrors > 0)
+        notes.push(
+          `${name}, ${phase}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors (of ${fmt(r.requests)})`,
+        );
+    }
+    if (m.latency.non2xx > 0)
+      notes.push(`${name}, paced: ${m.latency.non2xx} non-2xx`);
+    if (m.rejected > 0 || m.unmatched > 0)
+      notes.push(
+        `${name}: its fake PagerDuty refused ${m.rejected} event(s); ${m.unmatched} trigger(s) without a bench id`,
+      );
+  }
+  const drain = (m: Measured) =>
+    m.singleDrainS === null
+      ? `not all ${fmt(m.singleAccepted)} within ${CAP_MS / 1000} s`
+      : `all ${fmt(m.singleAccepted)} ${fmt(m.singleDrainS, 1)} s after it`;
   return [
-    `routing: batches of 100, new incidents, fresh service each:`,
-    `  no routing file                      ${fmt(plain.rps * 100)} alerts/s (non-2xx ${plain.non2xx})`,
-    `  200 routes, 50 active silences       ${fmt(routed.rps * 100)} alerts/s (non-2xx ${routed.non2xx})  ratio ${(routed.rps / plain.rps).toFixed(2)}x (target >= 0.90)`,
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '',
+    `phase 1's triggers at PagerDuty: Alertmanager ${drain(am)}, this service ${drain(ours)}`,
+    ...notes,
+    '',
+    `baseline: bare NestJS+Fastify POST          ${fmt(ref.bare.okRps)} req/s (p99 ${fmt(ref.bare.p99Ms, 1)} ms), RSS idle ${fmt(ref.bareIdle)} MB`,
+    `floor: bare + only the 3 inserts of a new incident, group commit (raw better-sqlite3):`,
+    `  writes                                    ${vsBare(ref.floor)}`,
+    `  writes + class-validator of the alert     ${vsBare(ref.floorChecked)}`,
+    `  writes + trigger POSTed to PagerDuty      ${vsBare(ref.floorDelivered)}`,
+    `this service, single alert                  ${vsBare(ours.single)}`,
   ];
 }
 
-const fmt = (n: number) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: 0 });
-
-async function main() {
+async function main(): Promise<void> {
+  const onlyRouting = process.env.BENCH_ONLY === 'routing';
+  const amBinary = findAlertmanager();
+  const missing = [
+    ...(wrkInstalled() ? [] : ['wrk (apt-get install wrk)']),
+    ...(amBinary || onlyRouting
+      ? []
+      : [
+          'Prometheus Alertmanager (.ci/install-alertmanager, or apt-get install prometheus-alertmanager)',
+        ]),
+  ];
+  if (missing.length > 0) {
+    console.error(`bench: missing ${missing.join(' and ')}`);
+    process.exit(1);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'alerting-bench-'));
-  const pd = new FakePagerDuty({ keepAlive: true });
-  await pd.start();
-  const lines: string[] = [];
   try {
-    if (process.env.BENCH_ONLY === 'routing') {
-      lines.push(...(await routingComparison(dir, pd)));
+    if (onlyRouting) {
+      const pd = new FakePagerDuty({ keepAlive: true });
+      await pd.start();
+      try {
+        console.log((await routingComparison(dir, pd)).join('\n'));
+      } finally {
+        await pd.stop();
+      }
       return;
     }
-    const bare = await startProcess('dist-bench/bench/bare.main.js', {});
-    await new Promise((r) => setTimeout(r, 2000));
-    const bareIdle = rssMb(bare.child.pid!);
-    const bareSingle = await load(bare.url, () =>
-      JSON.stringify(alert('bare')),
+    const version = alertmanagerVersion(amBinary!);
+    console.log(
+      [
+        `bench: wrk ${WRK_THREADS} threads, ${WRK_CONNECTIONS} connections (batches ${BATCH_CONNECTIONS}), ${DURATION_S} s per load, unique alert per request (Lua);`,
+        `  Alertmanager ${version}: route group_by ${AM_ROUTE.group_by}, group_wait ${AM_ROUTE.group_wait}, group_interval ${AM_ROUTE.group_interval}, repeat_interval ${AM_ROUTE.repeat_interval}, pagerduty_configs send_resolved, cluster off, in-memory alerts;`,
+        `  this service: dist/main.js, SQLite (fresh file), APP_ENV=production, API key sent, NOTIFIERS=pagerduty, throttles off, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'};`,
+        `  each system fresh per round with its own fake PagerDuty (in the bench process); Alertmanager's phases first, then this service's.`,
+      ].join('\n'),
     );
-    const bareBatch = await load(bare.url, () =>
-      JSON.stringify(Array.from({ length: 100 }, () => alert('bare'))),
-    );
-    bare.child.kill('SIGKILL');
-
-    // The floor: the same endpoint doing only the durable writes, then also the delivery.
-    const floorRun = async (name: string, env: Record<string, string>) => {
-      const floor = await startProcess('dist-bench/bench/floor.main.js', {
-        FLOOR_DATABASE: join(dir, `${name}.sqlite`),
-        ...env,
-      });
-      const result = await load(floor.url, () => JSON.stringify(alert(name)));
-      floor.child.kill('SIGKILL');
-      return result;
-    };
-    const floorWrites = await floorRun('floor', {});
-    const floorChecked = await floorRun('floor-checked', { FLOOR_CHECKS: '1' });
-    const floorDelivered = await floorRun('floor-delivered', {
-      FLOOR_PD_URL: pd.url,
-    });
-    pd.reset();
-
-    const svc = await startProcess('dist/main.js', {
-      DATABASE_URL: `sqlite:${join(dir, 'bench.sqlite')}`,
-      APP_ENV: 'production',
-      API_KEYS: API_KEY,
-      NOTIFIERS: 'pagerduty',
-      PAGERDUTY_ROUTING_KEY: '0123456789abcdef0123456789abcdef',
-      PAGERDUTY_EVENTS_URL: pd.url,
-      PAGERDUTY_RATE_LIMIT_PER_MINUTE: '0',
-      RATE_LIMIT_PER_MINUTE: '0',
-      INGEST_RATE_LIMIT_PER_MINUTE: '0',
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-    });
-    await new Promise((r) => setTimeout(r, 2000));
-    const idleStart = rssMb(svc.child.pid!);
-
-    // Each phase starts on an empty outbox: a backlog left by the previous one would be
-    // measured as this one's slowness. Drain times show the dispatcher's own throughput.
-    const single = await load(svc.url, () => JSON.stringify(alert('single')));
-    const singleDrain = await drained(svc.url);
-    const dedupBody = JSON.stringify({
-      ...alert('dedup'),
-      alarmName: 'dedup-constant',
-    });
-    const dedup = await load(svc.url, () => dedupBody);
-    await drained(svc.url);
-    const batch = await load(svc.url, () =>
-      JSON.stringify(Array.from({ length: 100 }, () => alert('batch'))),
-    );
-    const backlogStart = performance.now();
-    const drainTime = await drained(svc.url);
-    // The fake keeps every event it accepted (~50k by now); dropping them keeps the bench
-    // process's own garbage collection out of the latency it measures.
-    pd.reset();
-    const latency = await paced(svc.url, pd, 200, 10);
-    const peak = rssMb(svc.child.pid!);
-    await new Promise((r) => setTimeout(r, 5000));
-    const idleAfter = rssMb(svc.child.pid!);
-    void backlogStart;
-    svc.child.kill('SIGTERM');
-
-    // The same loads with PagerDuty's shipped rate limit (120 events/min per routing key):
-    // what an operator gets in a storm, where the outbox holds what PagerDuty may not take
-    // yet and ingest no longer shares its core with as many deliveries.
-    const shipped = await startProcess('dist/main.js', {
-      DATABASE_URL: `sqlite:${join(dir, 'bench-shipped.sqlite')}`,
-      APP_ENV: 'production',
-      API_KEYS: API_KEY,
-      NOTIFIERS: 'pagerduty',
-      PAGERDUTY_ROUTING_KEY: '0123456789abcdef0123456789abcdef',
-      PAGERDUTY_EVENTS_URL: pd.url,
-      RATE_LIMIT_PER_MINUTE: '0',
-      INGEST_RATE_LIMIT_PER_MINUTE: '0',
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-    });
-    const shippedSingle = await load(shipped.url, () =>
-      JSON.stringify(alert('shipped-single')),
-    );
-    const shippedBatch = await load(shipped.url, () =>
-      JSON.stringify(Array.from({ length: 100 }, () => alert('shipped-batch'))),
-    );
-    shipped.child.kill('SIGKILL');
-    pd.reset();
-    const routing = await routingComparison(dir, pd);
-
-    lines.push(
-      `bench: ${DURATION_S}s per load, ${CONNECTIONS} connections, service on SQLite (WAL), fake PagerDuty in the bench process`,
-      '',
-      `baseline bare NestJS+Fastify POST      ${fmt(bareSingle.rps)} req/s (p99 ${bareSingle.p99} ms)`,
-      `baseline bare, 100-alert bodies        ${fmt(bareBatch.rps * 100)} alerts/s`,
-      `floor: bare + only the 3 inserts of a new incident, group commit (raw better-sqlite3):`,
-      `  writes                               ${fmt(floorWrites.rps)} req/s (p99 ${floorWrites.p99} ms)  ratio ${(floorWrites.rps / bareSingle.rps).toFixed(2)}x of bare`,
-      `  writes + class-validator of the alert ${fmt(floorChecked.rps)} req/s (p99 ${floorChecked.p99} ms)  ratio ${(floorChecked.rps / bareSingle.rps).toFixed(2)}x of bare`,
-      `  writes + trigger POSTed to PagerDuty ${fmt(floorDelivered.rps)} req/s (p99 ${floorDelivered.p99} ms)  ratio ${(floorDelivered.rps / bareSingle.rps).toFixed(2)}x of bare`,
-      '',
-      `single alert, new incident each        ${fmt(single.rps)} req/s (p99 ${single.p99} ms, non-2xx ${single.non2xx})  ratio ${(single.rps / bareSingle.rps).toFixed(2)}x of bare (target >= 0.50)`,
-      `single alert, deduplicated             ${fmt(dedup.rps)} req/s (p99 ${dedup.p99} ms, non-2xx ${dedup.non2xx})  ratio ${(dedup.rps / bareSingle.rps).toFixed(2)}x of bare`,
-      `batches of 100, new incidents          ${fmt(batch.rps * 100)} alerts/s (non-2xx ${batch.non2xx})  target >= 5,000; ratio ${((batch.rps * 100) / (bareBatch.rps * 100)).toFixed(2)}x of bare batch`,
-      `with the shipped PagerDuty rate limit (120/min per key; the outbox holds the rest):`,
-      `  single alert, new incident each      ${fmt(shippedSingle.rps)} req/s (p99 ${shippedSingle.p99} ms, non-2xx ${shippedSingle.non2xx})  ratio ${(shippedSingle.rps / bareSingle.rps).toFixed(2)}x of bare`,
-      `  batches of 100, new incidents        ${fmt(shippedBatch.rps * 100)} alerts/s (non-2xx ${shippedBatch.non2xx})`,
-      `outbox backlog drained after the loads   single ${(singleDrain / 1000).toFixed(1)} s (${fmt(single.rps * DURATION_S)} triggers), batch ${(drainTime / 1000).toFixed(1)} s (${fmt(batch.rps * 100 * DURATION_S)} triggers)`,
-      `ingest -> PagerDuty received @200/s    p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms over ${latency.n} alerts (target p99 < 100 ms)`,
-      `RSS idle after start                   ${idleStart.toFixed(0)} MB (bare endpoint ${bareIdle.toFixed(0)} MB)`,
-      `RSS after load / idle 5 s later        ${peak.toFixed(0)} MB / ${idleAfter.toFixed(0)} MB (target idle < 150 MB)`,
-      ...routing,
-    );
+    for (let round = 1; round <= ROUNDS; round++) {
+      const roundStart = performance.now();
+      const ref = await reference(dir, round);
+      const am = await measure(dir, round, (url) =>
+        startAlertmanager(amBinary!, join(dir, `am-${round}`), url),
+      );
+      const ours = await measure(dir, round, (url) =>
+        startService(join(dir, `service-${round}.sqlite`), url),
+      );
+      console.log(
+        [
+          '',
+          `round ${round} of ${ROUNDS} (${fmt((performance.now() - roundStart) / 1000)} s)`,
+          ...table(version, am, ours, ref),
+        ].join('\n'),
+      );
+    }
   } finally {
-    await pd.stop();
     rmSync(dir, { recursive: true, force: true });
-    console.log(lines.join('\n'));
   }
-  process.exit(0);
 }
 
 await main();
+process.exit(0);
