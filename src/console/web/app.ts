@@ -13,11 +13,11 @@ export const REFRESH_MS = 5000;
 /** What a page gets: where to draw, how to talk to the operator, how to refresh. */
 export interface Ctx {
   main: HTMLElement;
-  say(message: string, kind?: 'info' | 'error'): void;
+  say: (message: string, kind?: 'info' | 'error') => void;
   /** reports an API failure; a refused key sends the operator back to the key form */
-  fail(error: unknown): void;
+  fail: (error: unknown) => void;
   /** runs `work` every {@link REFRESH_MS} while this page is shown and the tab visible */
-  every(work: () => Promise<void>): void;
+  every: (work: () => Promise<void>) => void;
 }
 
 type PageFn = (ctx: Ctx, arg: string) => Promise<void>;
@@ -108,7 +108,7 @@ async function route(): Promise<void> {
     main,
     say,
     fail,
-    every(work) {
+    every: (work) => {
       const t = window.setInterval(() => {
         if (document.hidden || mine !== generation) return;
         work().catch(fail);

@@ -32,7 +32,8 @@ export async function routingPage(ctx: Ctx): Promise<void> {
     [
       {
         title: 'Name',
-        cell: (r: Record<string, unknown>) => String(r.name ?? '—'),
+        cell: (r: Record<string, unknown>) =>
+          typeof r.name === 'string' ? r.name : '—',
       },
       { title: 'Match', cell: (r) => json(r.match) },
       {
