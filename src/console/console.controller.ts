@@ -4,7 +4,7 @@ import {
   Header,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import { AlertingPublic } from '../ops/public.decorator.js';
 import { ConsoleAssets, type ConsoleFiles } from './console.assets.js';
@@ -28,7 +28,7 @@ export const CONSOLE_CSP = [
  * `GET /console`: the page and its two files. Public (the page holds no data; every API
  * call it makes carries the operator's key), and outside the rate limit, as health is.
  */
-@ApiExcludeController()
+@ApiTags('console')
 @AlertingPublic()
 @SkipThrottle()
 @Controller('console')
@@ -36,6 +36,11 @@ export class ConsoleController {
   constructor(private readonly assets: ConsoleAssets) {}
 
   @Get()
+  @ApiOperation({
+    summary:
+      'The operator console (HTML); it asks for an API key when the API needs one',
+  })
+  @ApiProduces('text/html')
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Content-Security-Policy', CONSOLE_CSP)
   @Header('X-Content-Type-Options', 'nosniff')
@@ -46,6 +51,8 @@ export class ConsoleController {
   }
 
   @Get('app.js')
+  @ApiOperation({ summary: "The console's script" })
+  @ApiProduces('text/javascript')
   @Header('Content-Type', 'text/javascript; charset=utf-8')
   @Header('Content-Security-Policy', CONSOLE_CSP)
   @Header('X-Content-Type-Options', 'nosniff')
@@ -55,6 +62,8 @@ export class ConsoleController {
   }
 
   @Get('app.css')
+  @ApiOperation({ summary: "The console's style sheet" })
+  @ApiProduces('text/css')
   @Header('Content-Type', 'text/css; charset=utf-8')
   @Header('Content-Security-Policy', CONSOLE_CSP)
   @Header('X-Content-Type-Options', 'nosniff')
