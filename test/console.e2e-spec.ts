@@ -525,6 +525,10 @@ describe('The operator console in Chromium (e2e)', () => {
           .expect(200)
           .expect('content-type', 'text/javascript; charset=utf-8');
         await request(host.getHttpServer()).get('/console').expect(404);
+        // the page's links are relative to …/console: a trailing slash would break them
+        await request(host.getHttpServer())
+          .get('/alerting/console/')
+          .expect(404);
 
         const name = `embedded-${_name}-${run}`;
         await request(host.getHttpServer())

@@ -2,6 +2,8 @@ import {
   Controller,
   Get,
   Header,
+  NotFoundException,
+  Req,
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
@@ -46,7 +48,12 @@ export class ConsoleController {
   @Header('X-Content-Type-Options', 'nosniff')
   @Header('Cache-Control', 'no-store')
   @Header('Referrer-Policy', 'no-referrer')
-  page(): string {
+  page(@Req() request: { url?: string }): string {
+    // Express also routes `/console/`, where the page's relative links would miss its files
+    if (request.url?.split('?')[0].endsWith('/'))
+      throw new NotFoundException(
+        'the console is at …/console, without a trailing slash',
+      );
     return this.file('html');
   }
 
