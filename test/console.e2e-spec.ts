@@ -489,7 +489,10 @@ describe('The operator console in Chromium (e2e)', () => {
               database: { url: db.url },
               auth: keyed ? { apiKeys: [TEST_API_KEY] } : false,
             }),
-            ConsoleModule,
+            // a keyed host sends the key as a bearer, as one whose own guard reads it would
+            keyed
+              ? ConsoleModule.forRoot({ keyHeader: 'authorization' })
+              : ConsoleModule,
             RouterModule.register([
               {
                 path: 'alerting',
@@ -538,7 +541,19 @@ describe('The operator console in Chromium (e2e)', () => {
           .expect(202);
         const page = await openPage();
         const paths: string[] = [];
-        page.on('request', (r) => paths.push(new URL(r.url()).pathname));
+        const credentials = new Set<string>();
+        page.on('request', (r) => {
+          const url = new URL(r.url());
+          paths.push(url.pathname);
+          if (!url.pathname.startsWith('/alerting/v1/')) return;
+          const headers = r.headers();
+          credentials.add(
+            headers['x-api-key'] !== undefined
+              ? 'x-api-key'
+              : (headers.authorization?.replace(TEST_API_KEY, '<key>') ??
+                  'none'),
+          );
+        });
         await page.goto(`${hostBase}/alerting/console`);
         if (keyed) {
           // a keyed host asks for the key; a host without keys opens directly
@@ -549,6 +564,10 @@ describe('The operator console in Chromium (e2e)', () => {
         }
         await page.getByRole('link', { name }).waitFor();
         expect(paths.filter((p) => !p.startsWith('/alerting/'))).toEqual([]);
+        // keyless first (is a key needed?), then only ever the bearer
+        expect([...credentials]).toEqual(
+          keyed ? ['none', 'Bearer <key>'] : ['none'],
+        );
         expect(await page.locator('#nav').innerText()).toContain(
           keyed ? 'Sign out' : 'Settings',
         );
