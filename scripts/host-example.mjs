@@ -6,7 +6,7 @@
 // registry, or npm's cache: --prefer-offline), and compiles the example.
 // Prints {"dir", "tarball"} as the last line of stdout; the caller removes the directory.
 //
-//   npx nest build && node scripts/host-example.mjs express
+//   npm run build && node scripts/host-example.mjs express
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ if (platform !== 'express' && platform !== 'fastify') {
   process.exit(2);
 }
 if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
-  console.error('dist/ is missing: run `npx nest build` first');
+  console.error('dist/ is missing: run `npm run build` first');
   process.exit(2);
 }
 

@@ -52,7 +52,7 @@ async function postgresReachable() {
   }
 }
 
-if (run('npx', ['nest', 'build']) !== 0) {
+if (run('npm', ['run', 'build']) !== 0) {
   console.log('build failed');
   totals.failed += 1;
 } else {

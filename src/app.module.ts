@@ -5,6 +5,7 @@ import { AlertingModule } from './alerting/alerting.module.js';
 import { AlertmanagerModule } from './alertmanager/alertmanager.module.js';
 import { CloudWatchAlarmSource } from './cloudwatch/cloudwatch-alarm.source.js';
 import { CloudWatchModule } from './cloudwatch/cloudwatch.module.js';
+import { ConsoleModule } from './console/console.module.js';
 import {
   alertingOptionsFromEnv,
   loadAlertingConfig,
@@ -24,7 +25,8 @@ type Env = Record<string, string | undefined>;
 
 /**
  * The standalone service: one host of the alerting modules, composed from the validated
- * environment. Every edge is mounted; the notifier adapters are those `NOTIFIERS` names.
+ * environment. Every edge is mounted, and the console; the notifier adapters are those
+ * `NOTIFIERS` names.
  */
 @Module({})
 export class AppModule {
@@ -87,6 +89,7 @@ export class AppModule {
           sources: config.reconcileCloudWatch ? [CloudWatchAlarmSource] : [],
         }),
         OpsModule.forRoot(alertingConfig.KEY),
+        ConsoleModule,
       ],
     };
   }

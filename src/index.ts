@@ -71,6 +71,8 @@ export { CloudWatchModule } from './cloudwatch/cloudwatch.module.js';
 export type { CloudWatchModuleOptions } from './cloudwatch/cloudwatch.options.js';
 export { CloudWatchAlarmSource } from './cloudwatch/cloudwatch-alarm.source.js';
 export { AlertmanagerModule } from './alertmanager/alertmanager.module.js';
+export { ConsoleModule } from './console/console.module.js';
+export type { ConsoleModuleOptions } from './console/console.options.js';
 export {
   ReconcilerModule,
   type ReconcilerModuleOptions,

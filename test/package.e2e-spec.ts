@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// What `npm pack` ships, read from the built tree (run `npx nest build` first).
+// What `npm pack` ships, read from the built tree (run `npm run build` first).
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface PackEntry {

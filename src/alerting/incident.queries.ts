@@ -5,6 +5,7 @@ import { AlertingError } from '../ops/alerting.errors.js';
 import { IncidentEvent } from './incident-event.entity.js';
 import { Incident, type IncidentStatus } from './incident.entity.js';
 import { Delivery, type DeliveryState } from '../notifier/delivery.entity.js';
+import type { Severity } from '../notifier/notifier.port.js';
 import { encodeCursor, type CursorPosition } from './query-params.js';
 
 export interface Page<T> {
@@ -80,6 +81,18 @@ export function deliveryView(d: Delivery) {
   };
 }
 
+export interface IncidentFilters {
+  /** true: only incidents held back; false: the others */
+  suppressed?: boolean;
+  environment?: string;
+  severities?: Severity[];
+  /** part of the dedup key, any case */
+  keyContains?: string;
+}
+
+/** `%` and `_` in a searched key are characters, not wildcards. */
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
 /** `limit + 1` rows were read: the extra one only says whether a next page exists. */
 function toPage<R extends { createdAt: string; id: string | number }, V>(
   rows: R[],
@@ -105,8 +118,9 @@ export class IncidentQueries {
     statuses: IncidentStatus[],
     limit: number,
     cursor?: CursorPosition<string>,
-    suppressed?: boolean,
+    filters: IncidentFilters = {},
   ): Promise<Page<ReturnType<typeof incidentView>>> {
+    const { suppressed, environment, severities, keyContains } = filters;
     return this.db.read(async (m) => {
       const q = m
         .createQueryBuilder(Incident, 'i')
@@ -121,6 +135,15 @@ export class IncidentQueries {
             ? 'i.suppressed_by IS NOT NULL'
             : 'i.suppressed_by IS NULL',
         );
+      if (environment !== undefined)
+        q.andWhere('i.environment = :environment', { environment });
+      if (severities && severities.length > 0)
+        q.andWhere('i.severity IN (:...severities)', { severities });
+      // Lower-cased on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+      if (keyContains)
+        q.andWhere(`LOWER(i.dedup_key) LIKE :pattern ESCAPE '\\'`, {
+          pattern: `%${escapeLike(keyContains.toLowerCase())}%`,
+        });
       if (cursor)
         q.andWhere(
           '(i.created_at < :createdAt OR (i.created_at = :createdAt AND i.id < :id))',

@@ -301,6 +301,26 @@ export function describeHostExample(platform: 'express' | 'fastify'): void {
       expect(host.text()).not.toMatch(/ExceptionsHandler/);
     });
 
+    it('serves the console at /alerting/console without the token, sending the token as a bearer', async () => {
+      const page = await host.fetch('/alerting/console', { token: null });
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toMatch(
+        /^default-src 'none'; script-src 'self';/,
+      );
+      expect(await page.text()).toContain(
+        '<meta name="alerting-key-header" content="authorization" />',
+      );
+      const script = await host.fetch('/alerting/console/app.js', {
+        token: null,
+      });
+      expect(script.status).toBe(200);
+      expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+      // the API behind it still wants the host's token
+      expect(
+        (await host.fetch('/alerting/v1/incidents', { token: null })).status,
+      ).toBe(401);
+    });
+
     it('takes a 200 KB batch (1 MiB JSON on either platform)', async () => {
       const batch = Array.from({ length: 30 }, (_, i) => ({
         severity: 'info',

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD, RouterModule } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AlertingModule } from 'orchestrator-alerting';
+import { AlertingModule, ConsoleModule } from 'orchestrator-alerting';
 import { BearerTokenGuard } from './bearer-token.guard.js';
 import { HostNotification, HostSetting, HostTick } from './entities.js';
 import { HostController } from './host.controller.js';
@@ -35,7 +35,12 @@ const DATABASE_URL =
       database: { url: DATABASE_URL, tablePrefix: 'alerting_' },
       auth: false,
     }),
-    RouterModule.register([{ path: 'alerting', module: AlertingModule }]),
+    // The operator console at /alerting/console; the operator enters the host's token,
+    // which the page sends as `Authorization: Bearer`, the header this host's guard reads.
+    ConsoleModule.forRoot({ keyHeader: 'authorization' }),
+    RouterModule.register([
+      { path: 'alerting', module: AlertingModule, children: [ConsoleModule] },
+    ]),
   ],
   controllers: [HostController],
   providers: [
