@@ -39,6 +39,7 @@ export class DatabaseService {
   private readonly tables = new Map<EntityTarget<ObjectLiteral>, TableSql>();
   private draining = false;
   private readonly statements = new Map<string, RawStatement>();
+  private readonly sqliteForms = new Map<string, SqliteForm>();
   private statementsOf?: RawSqlite;
   /** the table prefix; raw SQL is rewritten once per distinct statement */
   readonly tablePrefix: string;
@@ -194,14 +195,41 @@ export class DatabaseService {
       const answer = await manager.query(sql, params);
       return /^\s*(UPDATE|DELETE)\b/i.test(sql) ? answer[0] : answer;
     }
-    const ordered: unknown[] = [];
-    const rewritten = sql.replace(/\$(\d+)/g, (_, n: string) => {
-      ordered.push(params[Number(n) - 1]);
-      return '?';
-    });
+    const form = this.sqliteForm(sql);
+    const ordered =
+      form.sequential && form.order.length === params.length
+        ? params
+        : form.order.map((n) => params[n]);
     return (
-      this.sqliteRun(rewritten, ordered) ?? manager.query(rewritten, ordered)
+      this.sqliteRun(form.sql, ordered) ?? manager.query(form.sql, ordered)
     );
+  }
+
+  /**
+   * `$n` placeholders as SQLite's `?`, and the parameter order that goes with them
+   * (`sequential`: `$1`, `$2`, … each once, in order). Worked out once per statement:
+   * rewriting a batch INSERT's hundreds of placeholders on every call cost more than
+   * SQLite's insert itself.
+   */
+  private sqliteForm(sql: string): SqliteForm {
+    let form = this.sqliteForms.get(sql);
+    if (!form) {
+      const order: number[] = [];
+      const rewritten = sql.replace(/\$(\d+)/g, (_, n: string) => {
+        order.push(Number(n) - 1);
+        return '?';
+      });
+      form = {
+        sql: rewritten,
+        order,
+        sequential: order.every((n, i) => n === i),
+      };
+      // batch INSERTs differ in row count: keep the cache bounded (oldest out first)
+      if (this.sqliteForms.size > 500)
+        this.sqliteForms.delete(this.sqliteForms.keys().next().value!);
+      this.sqliteForms.set(sql, form);
+    }
+    return form;
   }
 
   /**
@@ -277,15 +305,21 @@ export class DatabaseService {
     const chunk = Math.max(1, Math.floor(30_000 / width));
     for (let start = 0; start < rows.length; start += chunk) {
       const part = rows.slice(start, start + chunk);
-      const values = part
-        .map(
-          (_, r) =>
-            `(${table.insertable.map((_, c) => `$${r * width + c + 1}`).join(', ')})`,
-        )
-        .join(', ');
+      let sql = table.insertRows.get(part.length);
+      if (!sql) {
+        const values = part
+          .map(
+            (_, r) =>
+              `(${table.insertable.map((_, c) => `$${r * width + c + 1}`).join(', ')})`,
+          )
+          .join(', ');
+        sql = `INSERT INTO ${table.name} (${table.insertable.map((c) => c.databaseName).join(', ')}) VALUES ${values}`;
+        // the same string each time: the caches behind query() find it without rehashing
+        if (table.insertRows.size < 100) table.insertRows.set(part.length, sql);
+      }
       await this.query(
         manager,
-        `INSERT INTO ${table.name} (${table.insertable.map((c) => c.databaseName).join(', ')}) VALUES ${values}`,
+        sql,
         part.flatMap((row) =>
           table.insertable.map((c) =>
             toDatabase(c, row[c.propertyName as keyof T]),
@@ -322,6 +356,7 @@ export class DatabaseService {
         insertSql: `INSERT INTO ${meta.tableName} (${insertable.map((c) => c.databaseName).join(', ')}) VALUES (${insertable
           .map((_, i) => `$${i + 1}`)
           .join(', ')})`,
+        insertRows: new Map(),
       };
       this.tables.set(entity, table);
     }
@@ -384,11 +419,19 @@ interface RawSqlite {
   prepare(sql: string): RawStatement;
 }
 
+interface SqliteForm {
+  sql: string;
+  order: number[];
+  sequential: boolean;
+}
+
 interface TableSql {
   name: string;
   columns: ColumnMetadata[];
   insertable: ColumnMetadata[];
   insertSql: string;
+  /** multi-row INSERTs by row count */
+  insertRows: Map<number, string>;
 }
 
 function toDatabase(column: ColumnMetadata, value: unknown): unknown {
