@@ -92,6 +92,12 @@ export class DeliveryDispatcher
   private readonly mask: (text: string) => string;
   private lastMask: { key: string; mask: (text: string) => string } | null =
     null;
+  /** outcomes waiting for the unit that writes them (see finish) */
+  private finishing: {
+    params: unknown[];
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
 
   constructor(
     private readonly db: DatabaseService,
@@ -481,10 +487,15 @@ export class DeliveryDispatcher
     );
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.finish(row, {
-          ...fields,
-          lastResponse: attempt > RECORD_FULL_ATTEMPTS ? null : lastResponse,
-        });
+        // a retry is written alone: one failing write must not fail the others with it
+        await this.finish(
+          row,
+          {
+            ...fields,
+            lastResponse: attempt > RECORD_FULL_ATTEMPTS ? null : lastResponse,
+          },
+          attempt > 1,
+        );
         return;
       } catch (error) {
         const stopping = this.stopped && attempt >= RECORD_FULL_ATTEMPTS;
@@ -566,25 +577,49 @@ export class DeliveryDispatcher
       /** JSON text, already bounded and masked */
       lastResponse?: string | null;
     },
+    alone = false,
   ): Promise<void> {
     const next = { ...row, ...changes };
-    await this.db.tx((m) =>
-      this.db.query(
-        m,
-        `UPDATE deliveries SET state = $3, attempts = $4, next_attempt_at = $5, last_error = $6,
-           last_response = $7, delivered_at = $8, lease_owner = NULL, lease_until = NULL
-         WHERE id = $1 AND lease_owner = $2`,
-        [
-          row.id,
-          this.instanceId,
-          next.state,
-          next.attempts,
-          next.nextAttemptAt,
-          next.lastError,
-          changes.lastResponse ?? null,
-          next.deliveredAt,
-        ],
-      ),
-    );
+    const params = [
+      row.id,
+      this.instanceId,
+      next.state,
+      next.attempts,
+      next.nextAttemptAt,
+      next.lastError,
+      changes.lastResponse ?? null,
+      next.deliveredAt,
+    ];
+    if (alone) {
+      await this.db.tx((m) => this.db.query(m, FINISH_SQL, params));
+      return;
+    }
+    // Outcomes finishing while the previous commit runs are written by one unit: a unit
+    // (savepoint, update, release) per delivery cost more than the update itself.
+    return new Promise((resolve, reject) => {
+      this.finishing.push({ params, resolve, reject });
+      if (this.finishing.length > 1) return;
+      this.db
+        .tx(async (m) => {
+          const batch = this.finishing;
+          this.finishing = [];
+          try {
+            for (const item of batch)
+              await this.db.query(m, FINISH_SQL, item.params);
+          } catch (error) {
+            for (const item of batch) item.reject(error);
+            throw error;
+          }
+          return batch;
+        })
+        .then(
+          (batch) => batch.forEach((item) => item.resolve()),
+          () => undefined,
+        );
+    });
   }
 }
+
+const FINISH_SQL = `UPDATE deliveries SET state = $3, attempts = $4, next_attempt_at = $5, last_error = $6,
+     last_response = $7, delivered_at = $8, lease_owner = NULL, lease_until = NULL
+   WHERE id = $1 AND lease_owner = $2`;
