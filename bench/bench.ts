@@ -197,6 +197,8 @@ async function measure(
 
 interface Reference {
   bare: WrkResult;
+  /** the bare endpoint with one body repeated: the ceiling for phase 2 */
+  bareFixed: WrkResult;
   floor: WrkResult;
   floorChecked: WrkResult;
   floorDelivered: WrkResult;
@@ -226,10 +228,16 @@ async function reference(dir: string, round: number): Promise<Reference> {
   const bare = await startNode('dist-bench/bench/bare.main.js', {});
   let bareIdle: number;
   let bareRun: WrkResult;
+  let bareFixed: WrkResult;
   try {
     await sleep(1000);
     bareIdle = rssMb(bare.pid);
     bareRun = await runWrk(dir, on(bare.url, 'bare'));
+    // the same body every time, as the repeated-alert phase sends
+    bareFixed = await runWrk(dir, {
+      ...on(bare.url, 'barefixed'),
+      fixed: true,
+    });
   } finally {
     await bare.stop();
   }
@@ -251,6 +259,7 @@ async function reference(dir: string, round: number): Promise<Reference> {
   try {
     return {
       bare: bareRun,
+      bareFixed,
       bareIdle,
       floor: await floorRun('floor', {}),
       floorChecked: await floorRun('floorchecked', { FLOOR_CHECKS: '1' }),
@@ -387,6 +396,8 @@ function table(
         `${name}: its fake PagerDuty refused ${m.rejected} event(s); ${m.unmatched} trigger(s) without a bench id`,
       );
   }
+  const vsAm = (r: WrkResult, amLoad: WrkResult) =>
+    `${fmt(r.okRps)} vs ${fmt(amLoad.okRps)} req/s = ${fmt(r.okRps / amLoad.okRps, 2)}x`;
   const drain = (m: Measured) =>
     m.singleDrainS === null
       ? `not all ${fmt(m.singleAccepted)} within ${CAP_MS / 1000} s`
@@ -405,6 +416,11 @@ function table(
     `  writes + class-validator of the alert     ${vsBare(ref.floorChecked)}`,
     `  writes + trigger POSTed to PagerDuty      ${vsBare(ref.floorDelivered)}`,
     `this service, single alert                  ${vsBare(ours.single)}`,
+    `this service, repeated alert                ${vsBare(ours.repeat)}`,
+    '',
+    `the same references against Alertmanager (what a Node service on this machine can reach at most):`,
+    `  1. single: floor with the trigger POSTed  ${vsAm(ref.floorDelivered, am.single)} (target 1.2x)`,
+    `  2. repeated: the bare endpoint itself     ${vsAm(ref.bareFixed, am.repeat)} (target 1.0x; same body each time)`,
   ];
 }
 
