@@ -1,6 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import type { DataSourceOptions } from 'typeorm';
 import { alertingMigrations } from './migrations/index.js';
 
@@ -16,29 +17,37 @@ export interface DatabaseTimeouts {
 /**
  * A pg client that leaves the pool once a statement timed out on our side: its answer may
  * still be due (a stalled network), or never come (a peer that vanished without a FIN),
- * and every statement queued behind it on that connection would wait as long.
+ * and every statement queued behind it on that connection would wait as long. Built on
+ * first use: `pg` is ~10 MB of memory that a service on SQLite never needs.
  */
-class DeadlineClient extends pg.Client {
-  constructor(config: pg.ClientConfig & { connectDeadlineMs?: number }) {
-    // The pool's connectionTimeoutMillis bounds its queue as well; a connection attempt
-    // gets the shorter DATABASE_CONNECT_TIMEOUT of its own.
-    super({
-      ...config,
-      connectionTimeoutMillis:
-        config.connectDeadlineMs ?? config.connectionTimeoutMillis,
-    });
-  }
-
-  override query(...args: unknown[]): any {
-    const result = (super.query as (...a: unknown[]) => unknown)(...args);
-    if (result instanceof Promise)
-      result.catch((error: Error) => {
-        // end() marks the client as ending at once, before the query's caller releases it
-        if (error?.message === 'Query read timeout')
-          this.end().catch(() => undefined);
+let deadlineClient: typeof pg.Client | undefined;
+function deadlineClientClass(): typeof pg.Client {
+  if (deadlineClient) return deadlineClient;
+  const { Client } = createRequire(import.meta.url)('pg') as typeof pg;
+  class DeadlineClient extends Client {
+    constructor(config: pg.ClientConfig & { connectDeadlineMs?: number }) {
+      // The pool's connectionTimeoutMillis bounds its queue as well; a connection attempt
+      // gets the shorter DATABASE_CONNECT_TIMEOUT of its own.
+      super({
+        ...config,
+        connectionTimeoutMillis:
+          config.connectDeadlineMs ?? config.connectionTimeoutMillis,
       });
-    return result;
+    }
+
+    override query(...args: unknown[]): any {
+      const result = (super.query as (...a: unknown[]) => unknown)(...args);
+      if (result instanceof Promise)
+        result.catch((error: Error) => {
+          // end() marks the client as ending at once, before the query's caller releases it
+          if (error?.message === 'Query read timeout')
+            this.end().catch(() => undefined);
+        });
+      return result;
+    }
   }
+  deadlineClient = DeadlineClient;
+  return DeadlineClient;
 }
 
 /** Identity of each SQLite file as opened, to notice it deleted or replaced under the process. */
@@ -127,7 +136,7 @@ export function dataSourceOptions(
             // deadline a second later catches a server or network that stopped answering.
             statement_timeout: timeouts.queryTimeoutMs,
             query_timeout: timeouts.queryTimeoutMs + 1000,
-            Client: DeadlineClient,
+            Client: deadlineClientClass(),
           },
         }
       : {}),
