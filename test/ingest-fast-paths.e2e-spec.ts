@@ -88,7 +88,8 @@ describe('Concurrent ingest and repeats of open incidents (e2e)', () => {
       20_000,
     );
     const triggers = pd.received.filter(
-      (e) => e.body.event_action === 'trigger' && /^burst/.test(e.dedupKey),
+      (e) =>
+        e.body.event_action === 'trigger' && e.dedupKey.startsWith('burst'),
     );
     expect(triggers).toHaveLength(110);
     expect(new Set(triggers.map((e) => e.dedupKey)).size).toBe(110);
