@@ -104,11 +104,10 @@ export class SilencesService {
 
   private async load(m: EntityManager): Promise<void> {
     const now = this.clock.now().toISOString();
-    const rows = await this.db.query(
-      m,
-      'SELECT * FROM silences WHERE ends_at > $1 ORDER BY starts_at, id',
-      [now],
-    );
+    // The mark first, the silences after: on PostgreSQL each statement sees its own
+    // snapshot, and a silence committed between them must be in the cache if it is in the
+    // mark (else the next refreshIn takes it as known and never loads it). Read in this
+    // order, one committed in between is at worst reloaded once more.
     const [newest] = await this.db.query<{ updated_at: string }>(
       m,
       'SELECT MAX(updated_at) AS updated_at FROM silences',
@@ -122,6 +121,11 @@ export class SilencesService {
           [mark],
         )
       : [];
+    const rows = await this.db.query(
+      m,
+      'SELECT * FROM silences WHERE ends_at > $1 ORDER BY starts_at, id',
+      [now],
+    );
     const cache: Cached[] = [];
     for (const row of rows) {
       const silence = this.db.fromRow(Silence, row);
