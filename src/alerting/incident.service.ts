@@ -285,7 +285,7 @@ export class IncidentService implements BeforeApplicationShutdown {
         for (const [id, { count, seen }] of batch)
           await this.repo.seenRepeatedly(m, id, count, seen);
       } catch (error) {
-        // keep them (newer repeats win) and try again: only counters are at stake
+        // keep them all (newer repeats win) and try again: only counters are at stake
         for (const [id, entry] of batch) {
           const newer = this.seenBehind.get(id);
           this.seenBehind.set(id, {
@@ -297,6 +297,8 @@ export class IncidentService implements BeforeApplicationShutdown {
           `writing ${batch.length} repeated alert(s) failed, retrying: ${(error as Error).message}`,
         );
         setTimeout(() => this.queueSeenWrite(), SEEN_RETRY_MS).unref();
+        // roll the unit back: the writes before the failure are queued again above
+        throw error;
       }
     });
     this.seenFlush = flush;
