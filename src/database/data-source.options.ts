@@ -111,6 +111,11 @@ export function dataSourceOptions(
       prepareDatabase: (db: { pragma: (s: string) => unknown }) => {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
+        // The checkpoint runs inside the commit that crosses the mark and syncs twice:
+        // every request waiting on that commit waits for it. 250 pages instead of
+        // SQLite's 1000 cut the p99 of ingest→PagerDuty at 200 alerts/s from 9-10 ms to
+        // 6-8 ms for the same throughput (100 pages cost throughput).
+        db.pragma('wal_autocheckpoint = 250');
         db.pragma('busy_timeout = 5000');
         if (database !== ':memory:') {
           const opened = resolve(database);

@@ -27,14 +27,16 @@ const row = (id: number): Partial<Delivery> => ({
 });
 
 /**
- * A database that answers the dispatcher's three statements (claim, read the claimed rows,
- * record the outcome) and lets the test hold the claim open.
+ * A database that answers the dispatcher's two statements (claim the rows, record the
+ * outcome) and lets the test hold the claim open.
  */
 class ScriptedDatabase {
   readonly isPostgres = false;
   claims: Array<ReturnType<typeof deferred<Array<{ id: number }>>>> = [];
   claimStarted = deferred<void>();
   recorded: Array<{ id: unknown; state: unknown }> = [];
+  /** the row ids of each lease renewal */
+  renewals: number[][] = [];
   /** next_attempt_at of each recorded outcome */
   nextAttempts: unknown[] = [];
   /** the next this-many outcome writes fail, as a database that went away would */
@@ -49,14 +51,19 @@ class ScriptedDatabase {
 
   async query(_m: unknown, sql: string, params: unknown[]): Promise<unknown[]> {
     if (this.closed) throw new Error('database closed');
-    if (sql.includes('RETURNING id')) {
+    if (sql.includes('RETURNING *')) {
       const claim = deferred<Array<{ id: number }>>();
       this.claims.push(claim);
       this.claimStarted.resolve();
-      return claim.promise;
+      // the claimed rows whole, in whatever order the database returns them
+      return claim.promise.then((ids) =>
+        ids.map(({ id }) => row(id)).reverse(),
+      );
     }
-    if (sql.startsWith('SELECT * FROM deliveries'))
-      return params.map((id) => row(Number(id)));
+    if (sql.startsWith('UPDATE deliveries SET lease_until')) {
+      this.renewals.push(params.slice(2).map(Number));
+      return [];
+    }
     if (sql.includes('SET state')) {
       if (this.failRecords > 0) {
         this.failRecords -= 1;
@@ -324,6 +331,39 @@ describe('DeliveryDispatcher', () => {
     });
     expect(db.recorded[0]).toEqual({ id: 1, state: 'pending' });
     await vi.waitFor(() => expect(dispatcher.inflightCount).toBe(0));
+    await dispatcher.drain(1_000);
+  });
+
+  it('renews the leases of every send in flight, in one statement, while a send outlasts the lease', async () => {
+    const db = new ScriptedDatabase();
+    const notifier: Notifier = {
+      name: 'test',
+      send: () => new Promise((r) => setTimeout(r, 700)),
+    };
+    const dispatcher = new DeliveryDispatcher(
+      db as unknown as DatabaseService,
+      {
+        byName: new Map([[notifier.name, notifier]]),
+      } as unknown as NotifierRegistry,
+      {
+        delivery: { ...config.delivery, leaseMs: 300 },
+        schedule: false,
+      } as AlertingConfig,
+      { now: () => new Date() },
+    );
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 1 }, { id: 2 }]);
+    await vi.waitFor(() => expect(db.recorded).toHaveLength(2), {
+      timeout: 3_000,
+    });
+    // every 100 ms over a 700 ms send: several renewals, each covering both rows
+    expect(db.renewals.length).toBeGreaterThanOrEqual(4);
+    for (const ids of db.renewals) expect(ids.sort()).toEqual([1, 2]);
+    // nothing in flight: the timer stops renewing
+    const renewed = db.renewals.length;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(db.renewals.length).toBeLessThanOrEqual(renewed + 1);
     await dispatcher.drain(1_000);
   });
 });

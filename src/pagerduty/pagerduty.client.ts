@@ -1,10 +1,13 @@
 import {
   Agent as HttpAgent,
   request as httpRequest,
+  type ClientRequest,
   type IncomingHttpHeaders,
+  type RequestOptions,
   type IncomingMessage,
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 import {
   clampDelay,
   cutText,
@@ -50,6 +53,7 @@ const NETWORK_TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ABORT_ERR']);
 export class PagerDutyClient {
   private readonly eventsUrl: () => string;
   private readonly timeoutMs: number;
+  private parsed?: { url: string; options: RequestOptions };
   private readonly agents = {
     http: new HttpAgent({ keepAlive: true }),
     https: new HttpsAgent({ keepAlive: true }),
@@ -71,17 +75,18 @@ export class PagerDutyClient {
     // Cleared once the answer is read: AbortSignal.timeout() kept every send's signal and
     // timer alive for the full 10 s (~22 MB at a backlog drain's 2,000 sends/s).
     const abort = new AbortController();
-    const deadline = setTimeout(
-      () => abort.abort(),
-      clampDelay(this.timeoutMs),
-    );
+    let request: ClientRequest | undefined;
+    const deadline = setTimeout(() => {
+      abort.abort();
+      request?.destroy(new Error('deadline'));
+    }, clampDelay(this.timeoutMs));
     try {
       let response: IncomingMessage;
       try {
         response = await this.post(
           this.eventsUrl(),
           JSON.stringify(event),
-          abort.signal,
+          (r) => (request = r),
         );
       } catch (error) {
         throw this.transportError(error, scrub, abort.signal.aborted);
@@ -98,33 +103,46 @@ export class PagerDutyClient {
     }
   }
 
-  /** The POST, answered with the response head; its body is read (bounded) by the caller. */
+  /**
+   * The POST, answered with the response head; its body is read (bounded) by the caller.
+   * The request goes to `started`, so the caller's deadline can destroy it: cheaper than
+   * an AbortSignal on every request, whose listeners cost more than the timer itself.
+   */
   private post(
     url: string,
     body: string,
-    signal: AbortSignal,
+    started: (request: ClientRequest) => void,
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const target = new URL(url);
-      const secure = target.protocol === 'https:';
-      if (!secure && target.protocol !== 'http:')
-        throw new Error(`unsupported protocol ${target.protocol}`);
+      const target = this.target(url);
+      const secure = target.options.protocol === 'https:';
       const request = (secure ? httpsRequest : httpRequest)(
-        target,
         {
+          ...target.options,
           method: 'POST',
           agent: secure ? this.agents.https : this.agents.http,
           headers: {
             'content-type': 'application/json',
             'content-length': Buffer.byteLength(body),
           },
-          signal,
         },
         resolve,
       );
+      started(request);
       request.once('error', reject);
       request.end(body);
     });
+  }
+
+  /** The events URL parsed once per distinct value, not once per send. */
+  private target(url: string): { options: RequestOptions } {
+    if (this.parsed?.url !== url) {
+      const target = new URL(url);
+      if (target.protocol !== 'https:' && target.protocol !== 'http:')
+        throw new Error(`unsupported protocol ${target.protocol}`);
+      this.parsed = { url, options: urlToHttpOptions(target) };
+    }
+    return this.parsed;
   }
 
   private interpret(
