@@ -10,6 +10,7 @@ import { Deliveries, paced, sendBatches } from './deliveries.js';
 import { routingComparison } from './routing.js';
 import {
   AM_ROUTE,
+  SERVICE_NODE_ARGS,
   alertmanagerVersion,
   findAlertmanager,
   rssMb,
@@ -35,6 +36,7 @@ const PACED_PER_S = 200;
 const PACED_S = 10;
 const CAP_MS = 60_000;
 const RSS_TARGET_MB = 150;
+const SETTLE_MS = 3_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number, digits = 0) =>
@@ -155,6 +157,9 @@ async function measure(
       await deliveries.waitFor(tag('topup'), topped, CAP_MS);
       history += topped;
     }
+    // latency at rest, not the tail of the backlog just drained (its last outcome writes,
+    // the GC of its garbage): both systems get the same pause
+    await sleep(SETTLE_MS);
     step('5. paced latency');
     const latency = await paced(
       system,
@@ -456,8 +461,9 @@ async function main(): Promise<void> {
       [
         `bench: wrk ${WRK_THREADS} threads, ${WRK_CONNECTIONS} connections (batches ${BATCH_CONNECTIONS}), ${DURATION_S} s per load, unique alert per request (Lua);`,
         `  Alertmanager ${version}: route group_by ${AM_ROUTE.group_by}, group_wait ${AM_ROUTE.group_wait}, group_interval ${AM_ROUTE.group_interval}, repeat_interval ${AM_ROUTE.repeat_interval}, pagerduty_configs send_resolved, cluster off, in-memory alerts;`,
-        `  this service: dist/main.js, SQLite (fresh file), APP_ENV=production, API key sent, NOTIFIERS=pagerduty, throttles off, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'};`,
-        `  each system fresh per round with its own fake PagerDuty (in the bench process); Alertmanager's phases first, then this service's.`,
+        `  this service: node ${SERVICE_NODE_ARGS.join(' ')} dist/main.js (as npm start), SQLite (fresh file), APP_ENV=production, API key sent, NOTIFIERS=pagerduty, throttles off, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'};`,
+        `  each system fresh per round with its own fake PagerDuty (in the bench process); Alertmanager's phases first, then this service's;`,
+        `  phase 5 starts ${SETTLE_MS / 1000} s after phase 4's last delivery; RSS idle is read 2 s after start.`,
       ].join('\n'),
     );
     for (let round = 1; round <= ROUNDS; round++) {

@@ -2,7 +2,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FakePagerDuty } from '../src/testing/fake-pagerduty.js';
-import { API_KEY, serviceEnv, startNode } from './systems.js';
+import {
+  API_KEY,
+  SERVICE_NODE_ARGS,
+  serviceEnv,
+  startNode,
+} from './systems.js';
 import { BATCH_CONNECTIONS, ID, runWrk, type WrkResult } from './wrk.js';
 
 const fmt = (n: number) =>
@@ -87,10 +92,14 @@ export async function routingComparison(
     name: string,
     extra: Record<string, string>,
   ): Promise<WrkResult> => {
-    const svc = await startNode('dist/main.js', {
-      ...serviceEnv(join(dir, `${name}.sqlite`), pd.url),
-      ...extra,
-    });
+    const svc = await startNode(
+      'dist/main.js',
+      {
+        ...serviceEnv(join(dir, `${name}.sqlite`), pd.url),
+        ...extra,
+      },
+      SERVICE_NODE_ARGS,
+    );
     try {
       if (extra.ROUTING_FILE) await addSilences(svc.url, 50);
       const result = await runWrk(dir, {
