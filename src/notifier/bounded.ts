@@ -141,7 +141,12 @@ export function readBounded(
       stream.off('error', onBroken);
       stream.off('close', onClose);
       signal?.removeEventListener('abort', onAbort);
-      if (!complete) stream.destroy();
+      if (!complete) {
+        // undici's body (PagerDuty's client) answers a destroy without a reason with an
+        // 'error' event of its own: with no listener left, that would crash the process
+        stream.on('error', ignore);
+        stream.destroy();
+      }
       resolve({
         text: Buffer.concat(chunks).toString('utf8'),
         bytes,
@@ -173,6 +178,8 @@ export function readBounded(
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+function ignore(): void {}
 
 /** A body as JSON when it is complete JSON, else its text (the caller bounds what it keeps). */
 export function parseBody(body: BoundedBody): unknown {
