@@ -566,14 +566,18 @@ export class DeliveryDispatcher
 
   private renewLeases(ids: number[]): void {
     const leaseUntil = this.after(this.config.delivery.leaseMs);
+    const list = ids.map((_, i) => `$${i + 3}`).join(', ');
+    // PostgreSQL: the rows are taken SKIP LOCKED. A plain multi-row UPDATE locks them in
+    // its own order and deadlocked with this instance's batch of outcome writes (which
+    // locks them in theirs); the lost renewal let leases run out mid-send and the other
+    // instance paged again. A row locked now is being finished, or claimed by another
+    // instance because its lease already ran out: there is nothing to renew in either case.
+    const sql = this.db.isPostgres
+      ? `UPDATE deliveries SET lease_until = $2 WHERE id IN (
+           SELECT id FROM deliveries WHERE lease_owner = $1 AND id IN (${list}) FOR UPDATE SKIP LOCKED)`
+      : `UPDATE deliveries SET lease_until = $2 WHERE lease_owner = $1 AND id IN (${list})`;
     this.db
-      .tx((m) =>
-        this.db.query(
-          m,
-          `UPDATE deliveries SET lease_until = $2 WHERE lease_owner = $1 AND id IN (${ids.map((_, i) => `$${i + 3}`).join(', ')})`,
-          [this.instanceId, leaseUntil, ...ids],
-        ),
-      )
+      .tx((m) => this.db.query(m, sql, [this.instanceId, leaseUntil, ...ids]))
       .catch((error: unknown) =>
         this.logger.warn(
           `lease renewal of ${ids.length} deliveries failed: ${maskedText(errorText(error), this.mask)}`,
