@@ -450,9 +450,12 @@ export class DeliveryDispatcher
         },
       };
       this.sends.set(id, watched);
-      send.then(resolve, reject).finally(() => {
-        if (this.sends.get(id) === watched) this.sends.delete(id);
-      });
+      // a host's adapter written in plain JS may answer without a promise
+      Promise.resolve(send)
+        .then(resolve, reject)
+        .finally(() => {
+          if (this.sends.get(id) === watched) this.sends.delete(id);
+        });
     });
   }
 

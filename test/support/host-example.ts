@@ -415,7 +415,10 @@ export function describeHostExample(platform: 'express' | 'fastify'): void {
 
     it('on SIGTERM drains the send in flight and exits 0', async () => {
       await host.stop('SIGTERM');
-      expect(host.exit).toEqual({ code: 0, signal: null });
+      expect(host.exit, host.output.join('').slice(-4000)).toEqual({
+        code: 0,
+        signal: null,
+      });
       // again, with each send taking 1.5 s
       await host.start({ DATABASE_URL: db.url, NOTIFIER_DELAY_MS: '1500' });
       expect(
@@ -428,7 +431,10 @@ export function describeHostExample(platform: 'express' | 'fastify'): void {
       await host.waitForOutput(/sending trigger drain/);
       const signalledAt = Date.now();
       await host.stop('SIGTERM');
-      expect(host.exit).toEqual({ code: 0, signal: null });
+      expect(host.exit, host.output.join('').slice(-4000)).toEqual({
+        code: 0,
+        signal: null,
+      });
       expect(host.text()).toMatch(/sent trigger drain/);
       expect(Date.now() - signalledAt).toBeLessThan(10_000);
       expect(
