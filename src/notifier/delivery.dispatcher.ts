@@ -81,15 +81,6 @@ export class DeliveryDispatcher
   private poll?: NodeJS.Timeout;
   /** deliveries in flight, by outbox row id */
   private readonly inflight = new Map<number, Promise<void>>();
-  /**
-   * Sends in flight, watched by one timer (see watch): when each must have settled, and
-   * how to give up on it. One timer for all of them, not two per send.
-   */
-  private readonly sends = new Map<
-    number,
-    { settleBy: number; late: () => void }
-  >();
-  private watcher?: NodeJS.Timeout;
   private readonly pausedUntil = new Map<string, number>();
   private running = false;
   /** the claim loop in progress, if any: a drain waits for the rows it is claiming */
@@ -172,6 +163,10 @@ export class DeliveryDispatcher
     });
     await Promise.race([settled, timeout]);
     clearTimeout(timer);
+    if (this.inflight.size > 0)
+      this.logger.warn(
+        `stopping with ${this.inflight.size} deliveries still in flight (${[...this.inflight.keys()].slice(0, 10).join(', ')}): their leases run out and they are sent again`,
+      );
   }
 
   get inflightCount(): number {
@@ -289,14 +284,15 @@ export class DeliveryDispatcher
   private async deliver(row: Delivery): Promise<void> {
     const key = deliveryContext(row)?.routingKey;
     const mask = this.maskFor(typeof key === 'string' ? key : null);
-    this.watch();
-    const outcome = await this.attempt(row, mask);
-    await this.record(row, outcome.changes, mask);
-    try {
-      outcome.recorded?.();
-    } catch {
-      // metrics and logs only: the outcome is stored
-    }
+    await this.holdingLease(row, async () => {
+      const outcome = await this.attempt(row, mask);
+      await this.record(row, outcome.changes, mask);
+      try {
+        outcome.recorded?.();
+      } catch {
+        // metrics and logs only: the outcome is stored
+      }
+    });
   }
 
   /** The send and what to write about it; never throws. */
@@ -318,7 +314,6 @@ export class DeliveryDispatcher
     let result: NotifierResult | void;
     try {
       result = await this.settling(
-        row.id,
         notifier,
         notifier.send({
           deliveryId: String(row.id),
@@ -430,37 +425,27 @@ export class DeliveryDispatcher
    * settles would hold its row (lease renewed) and every later event of the key for good.
    * Past twice that budget the attempt counts as timed out and is retried.
    */
-  private settling<T>(
-    id: number,
-    notifier: Notifier,
-    send: Promise<T>,
-  ): Promise<T> {
-    const ms = this.settleBudgetMs();
-    return new Promise<T>((resolve, reject) => {
-      const watched = {
-        settleBy: Date.now() + ms,
-        late: () => {
-          this.sends.delete(id);
+  private async settling<T>(notifier: Notifier, send: Promise<T>): Promise<T> {
+    const ms = clampDelay(2 * (this.config.delivery.timeoutMs ?? 0) + 1_000);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
           reject(
             new NotifierError(
               `notifier ${notifier.name} did not settle within ${ms} ms`,
               true,
             ),
-          );
-        },
-      };
-      this.sends.set(id, watched);
-      // a host's adapter written in plain JS may answer without a promise
-      Promise.resolve(send)
-        .then(resolve, reject)
-        .finally(() => {
-          if (this.sends.get(id) === watched) this.sends.delete(id);
-        });
+          ),
+        ms,
+      );
     });
-  }
-
-  private settleBudgetMs(): number {
-    return clampDelay(2 * (this.config.delivery.timeoutMs ?? 0) + 1_000);
+    try {
+      // a host's adapter written in plain JS may answer without a promise
+      return await Promise.race([Promise.resolve(send), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Routing keys are few: the last one's masker is kept rather than rebuilt per row. */
@@ -532,60 +517,39 @@ export class DeliveryDispatcher
   }
 
   /**
-   * One timer for every delivery in flight, running while there is any. It renews their
-   * leases, all in one statement, every third of DELIVERY_LEASE: a send slower than the
-   * lease (a 10 s PagerDuty timeout against a short DELIVERY_LEASE, or a loaded host)
-   * would otherwise be reclaimed and sent again by another instance while this one is
-   * still alive, so only a crash can cause a second delivery. A row whose outcome is still
-   * being recorded stays in flight and keeps its lease. And it gives up on a send that has
-   * not settled within its budget (see settling).
+   * Renews the lease while the send is in flight: a send slower than the lease (a 10 s
+   * PagerDuty timeout against a short DELIVERY_LEASE, or a loaded host) would otherwise be
+   * reclaimed and sent again by another instance while this one is still alive. Only a dead
+   * instance stops renewing, so only a crash can cause a second delivery.
    */
-  private watch(): void {
-    if (this.watcher) return;
-    const renewEvery = Math.max(
-      50,
-      clampDelay(Math.floor(this.config.delivery.leaseMs / 3)),
+  private async holdingLease<T>(
+    row: Delivery,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    const renew = setInterval(
+      () => {
+        const leaseUntil = this.after(this.config.delivery.leaseMs);
+        this.db
+          .tx((m) =>
+            this.db.query(
+              m,
+              'UPDATE deliveries SET lease_until = $3 WHERE id = $1 AND lease_owner = $2',
+              [row.id, this.instanceId, leaseUntil],
+            ),
+          )
+          .catch((error: unknown) =>
+            this.logger.warn(
+              `lease renewal of delivery ${row.id} failed: ${maskedText(errorText(error), this.mask)}`,
+            ),
+          );
+      },
+      Math.max(50, clampDelay(Math.floor(this.config.delivery.leaseMs / 3))),
     );
-    const every = Math.max(
-      25,
-      Math.min(renewEvery, Math.floor(this.settleBudgetMs() / 4)),
-    );
-    const ticksPerRenewal = Math.max(1, Math.round(renewEvery / every));
-    let ticks = 0;
-    this.watcher = setInterval(() => {
-      if (this.inflight.size === 0) {
-        clearInterval(this.watcher);
-        this.watcher = undefined;
-        return;
-      }
-      const now = Date.now();
-      for (const send of this.sends.values())
-        if (send.settleBy <= now) send.late();
-      if (++ticks % ticksPerRenewal === 0)
-        this.renewLeases([...this.inflight.keys()]);
-    }, every);
-    this.watcher.unref();
-  }
-
-  private renewLeases(ids: number[]): void {
-    const leaseUntil = this.after(this.config.delivery.leaseMs);
-    const list = ids.map((_, i) => `$${i + 3}`).join(', ');
-    // PostgreSQL: the rows are taken SKIP LOCKED. A plain multi-row UPDATE locks them in
-    // its own order and deadlocked with this instance's batch of outcome writes (which
-    // locks them in theirs); the lost renewal let leases run out mid-send and the other
-    // instance paged again. A row locked now is being finished, or claimed by another
-    // instance because its lease already ran out: there is nothing to renew in either case.
-    const sql = this.db.isPostgres
-      ? `UPDATE deliveries SET lease_until = $2 WHERE id IN (
-           SELECT id FROM deliveries WHERE lease_owner = $1 AND id IN (${list}) FOR UPDATE SKIP LOCKED)`
-      : `UPDATE deliveries SET lease_until = $2 WHERE lease_owner = $1 AND id IN (${list})`;
-    this.db
-      .tx((m) => this.db.query(m, sql, [this.instanceId, leaseUntil, ...ids]))
-      .catch((error: unknown) =>
-        this.logger.warn(
-          `lease renewal of ${ids.length} deliveries failed: ${maskedText(errorText(error), this.mask)}`,
-        ),
-      );
+    try {
+      return await send();
+    } finally {
+      clearInterval(renew);
+    }
   }
 
   private pause(notifier: string, ms: number): void {

@@ -28,8 +28,12 @@ export function installGracefulShutdown(
       'Shutdown',
     );
     setTimeout(() => {
+      // what the close was still waiting on, for whoever reads the log afterwards
+      const pending = new Map<string, number>();
+      for (const kind of process.getActiveResourcesInfo())
+        pending.set(kind, (pending.get(kind) ?? 0) + 1);
       logger.error(
-        `shutdown took longer than ${deadlineMs} ms: exiting`,
+        `shutdown took longer than ${deadlineMs} ms: exiting (still open: ${[...pending].map(([k, n]) => `${k}×${n}`).join(', ')})`,
         undefined,
         'Shutdown',
       );
