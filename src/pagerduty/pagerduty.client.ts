@@ -35,12 +35,11 @@ export const DEFAULT_PAGERDUTY_TIMEOUT_MS = 10_000;
 /** PagerDuty's refusals are a few hundred bytes; more than this is not PagerDuty talking. */
 const ERROR_BODY_READ_BYTES = 16 * 1024;
 
+// undici's headers and body timeouts are off (the send's own deadline bounds the attempt)
 const NETWORK_TIMEOUT_CODES = new Set([
   'ETIMEDOUT',
   'ABORT_ERR',
   'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
 ]);
 
 /**
