@@ -142,8 +142,8 @@ export function readBounded(
       stream.off('close', onClose);
       signal?.removeEventListener('abort', onAbort);
       if (!complete) {
-        // undici's body (PagerDuty's client) answers a destroy without a reason with an
-        // 'error' event of its own: with no listener left, that would crash the process
+        // some bodies (undici's, fetch's) answer a destroy without a reason with an
+        // 'error' event of their own: with no listener left, that would crash the process
         stream.on('error', ignore);
         stream.destroy();
       }
