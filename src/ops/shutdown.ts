@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import {
   Logger,
   type INestApplication,
@@ -33,7 +34,7 @@ export function installGracefulShutdown(
       for (const kind of process.getActiveResourcesInfo())
         pending.set(kind, (pending.get(kind) ?? 0) + 1);
       logger.error(
-        `shutdown took longer than ${deadlineMs} ms: exiting (still open: ${[...pending].map(([k, n]) => `${k}×${n}`).join(', ')})`,
+        `shutdown took longer than ${deadlineMs} ms: exiting (still open: ${[...pending].map(([k, n]) => `${k}×${n}`).join(', ')}${openSockets()}; HTTP server ${httpClosed ? 'closed' : 'still closing'})`,
         undefined,
         'Shutdown',
       );
@@ -42,7 +43,14 @@ export function installGracefulShutdown(
     // server.close() drops idle keep-alive sockets only once; a socket whose request was
     // in flight at that moment turns idle later and would hold the close open for the
     // whole keep-alive timeout (72 s), so idle sockets are swept until the close is done.
-    const server = app.getHttpServer() as { closeIdleConnections?: () => void };
+    const server = app.getHttpServer() as {
+      closeIdleConnections?: () => void;
+      once?: (event: 'close', listener: () => void) => void;
+    };
+    let httpClosed = false;
+    server.once?.('close', () => {
+      httpClosed = true;
+    });
     const sweep = setInterval(
       () => server.closeIdleConnections?.(),
       100,
@@ -67,4 +75,18 @@ export function installGracefulShutdown(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/** `; sockets: local→remote, …` for the TCP sockets still open, to tell clients from the database. */
+function openSockets(): string {
+  const handles = (
+    process as unknown as { _getActiveHandles?: () => unknown[] }
+  )._getActiveHandles?.();
+  const sockets = (handles ?? [])
+    .filter((h): h is Socket => h instanceof Socket && !!h.remotePort)
+    .map(
+      (s) =>
+        `${s.localAddress}:${s.localPort}→${s.remoteAddress}:${s.remotePort}${s.readyState === 'open' ? '' : ` (${s.readyState})`}`,
+    );
+  return sockets.length > 0 ? `; sockets: ${sockets.join(', ')}` : '';
 }
