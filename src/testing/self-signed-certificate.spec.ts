@@ -41,4 +41,21 @@ describe(createSelfSignedCertificate.name, () => {
     expect(a.fingerprint256).not.toBe(b.fingerprint256);
     expect(a.verify(b.publicKey)).toBe(false);
   });
+
+  it('encodes every serial in DER, whatever its leading bytes (one random serial in 128 began with 0x00)', () => {
+    for (const [hex, expected] of [
+      ['0077aa', '77AA'],
+      ['000001', '01'],
+      ['80ff', '80FF'],
+      ['0080ff', '80FF'],
+    ]) {
+      const cert = new X509Certificate(
+        createSelfSignedCertificate({
+          modulusLength: 1024,
+          serialNumber: Buffer.from(hex, 'hex'),
+        }).certPem,
+      );
+      expect(cert.serialNumber, hex).toBe(expected);
+    }
+  });
 });

@@ -24,6 +24,8 @@ export interface SelfSignedOptions {
   notAfter?: Date;
   /** default 2048 */
   modulusLength?: number;
+  /** default: 16 random bytes */
+  serialNumber?: Buffer;
 }
 
 function tlv(tag: number, ...contents: Buffer[]): Buffer {
@@ -54,11 +56,17 @@ function objectId(dotted: string): Buffer {
   return tlv(0x06, Buffer.from(bytes));
 }
 
-/** A positive INTEGER: a leading zero byte when the high bit is set. */
+/**
+ * A positive INTEGER in DER's one minimal form: no leading zero bytes, then one zero byte
+ * when the high bit is set. OpenSSL refuses any other padding ("illegal padding").
+ */
 function positiveInteger(value: Buffer): Buffer {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start += 1;
+  const digits = value.subarray(start);
   return tlv(
     0x02,
-    value[0] & 0x80 ? Buffer.concat([Buffer.from([0]), value]) : value,
+    digits[0] & 0x80 ? Buffer.concat([Buffer.from([0]), digits]) : digits,
   );
 }
 
@@ -92,8 +100,7 @@ export function createSelfSignedCertificate(
       ),
     ),
   );
-  const serial = randomBytes(16);
-  serial[0] &= 0x7f;
+  const serial = options.serialNumber ?? randomBytes(16);
   const tbs = sequence(
     tlv(0xa0, positiveInteger(Buffer.from([2]))), // v3
     positiveInteger(serial),
