@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakePagerDuty } from './fakes/pagerduty.fake.js';
@@ -7,7 +8,7 @@ import {
   createTestDatabase,
   type TestDatabase,
 } from './support/test-database.js';
-import { ROUTING_KEY } from './support/test-app.js';
+import { ROUTING_KEY, TEST_API_KEY } from './support/test-app.js';
 
 describe('SIGTERM during a burst (real process; build first)', () => {
   const pd = new FakePagerDuty();
@@ -90,5 +91,47 @@ describe('SIGTERM during a burst (real process; build first)', () => {
     for (const key of accepted) expect(triggers).toContain(key);
     await server.kill('SIGTERM');
     expect(server.exitCode).toBe(0);
+  });
+
+  it('cuts a client stalled half-way through its request after the grace, drains and exits 0', async () => {
+    server = await ServerProcess.start({
+      DATABASE_URL: db.url,
+      NOTIFIERS: 'log',
+    });
+    const opened = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(server!.port, '127.0.0.1', () =>
+          resolve(socket),
+        );
+        socket.once('error', reject);
+      });
+    // headers and 10 of the 100 bytes it announced, then nothing: the request never ends
+    const stalled = await opened();
+    stalled.on('error', () => undefined);
+    stalled.write(
+      [
+        'POST /v1/alerts HTTP/1.1',
+        'Host: 127.0.0.1',
+        'Content-Type: application/json',
+        `X-API-Key: ${TEST_API_KEY}`,
+        'Content-Length: 100',
+        '',
+        '{"severit',
+      ].join('\r\n'),
+    );
+    const closedByServer = new Promise<number>((resolve) =>
+      stalled.once('close', () => resolve(Date.now())),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+
+    const signalledAt = Date.now();
+    await server.kill('SIGTERM');
+    const text = server.output.join('');
+    expect(server.exitCode, text.slice(-4000)).toBe(0);
+    expect(text).toMatch(
+      /1 client connection\(s\) still open 5000 ms after SIGTERM: closing them \(127\.0\.0\.1:\d+→127\.0\.0\.1:\d+\)/,
+    );
+    expect((await closedByServer) - signalledAt).toBeGreaterThanOrEqual(4_500);
+    expect(Date.now() - signalledAt).toBeLessThan(15_000);
   });
 });
