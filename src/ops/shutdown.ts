@@ -14,7 +14,9 @@ import {
  *
  * Client connections get `requestGraceMs` to finish what they are sending or receiving;
  * whatever is still open then is cut, so that one client stalled half-way through a
- * request cannot hold the drain of deliveries and the database close past the deadline.
+ * request, or connected without sending one (Node counts both as active, and its idle
+ * sweep skips them), cannot hold the drain of deliveries and the database close past the
+ * deadline.
  * Call it before `app.listen()`: it tracks the connections the server accepts.
  */
 export function installGracefulShutdown(
