@@ -91,112 +91,186 @@ const progress = (what: string) =>
     `  [${((performance.now() - began) / 1000).toFixed(0).padStart(4)} s] ${what}\n`,
   );
 
-/** Every phase on one fresh system with its own fake PagerDuty. */
-async function measure(
-  dir: string,
-  round: number,
-  start: (pagerDutyUrl: string) => Promise<System>,
-): Promise<Measured> {
-  const pd = new FakePagerDuty({ keepAlive: true });
-  await pd.start();
-  const deliveries = new Deliveries(pd);
-  const system = await start(pd.url);
-  const step = (what: string) => {
-    system.check();
-    progress(`${system.name}: ${what}`);
-  };
-  try {
-    await sleep(2000);
-    const rssIdle = rssMb(system.pid);
-    const tag = (phase: string) => `b${round}${phase}`;
-    step('1. single alerts');
+/**
+ * One fresh system with its own fake PagerDuty, taken through the phases one at a time:
+ * the round runs each phase on Alertmanager, then at once on this service, so the two
+ * figures of a phase are seconds apart, not minutes (the host's speed drifts).
+ */
+class Subject {
+  private readonly tag: (phase: string) => string;
+  private readonly m: Partial<Measured> = {};
 
-    // 1. a new alert per request; its deliveries drain before the next phase so one
-    // phase's backlog is not measured as the next one's slowness
-    const single = await runWrk(dir, load(system, tag('single'), {}));
+  private constructor(
+    private readonly system: System,
+    private readonly pd: FakePagerDuty,
+    private readonly deliveries: Deliveries,
+    private readonly dir: string,
+    round: number,
+  ) {
+    this.tag = (phase) => `b${round}${phase}`;
+  }
+
+  static async start(
+    dir: string,
+    round: number,
+    start: (pagerDutyUrl: string) => Promise<System>,
+  ): Promise<Subject> {
+    const pd = new FakePagerDuty({ keepAlive: true });
+    await pd.start();
+    try {
+      return new Subject(
+        await start(pd.url),
+        pd,
+        new Deliveries(pd),
+        dir,
+        round,
+      );
+    } catch (error) {
+      await pd.stop();
+      throw error;
+    }
+  }
+
+  private step(what: string): void {
+    this.system.check();
+    progress(`${this.system.name}: ${what}`);
+  }
+
+  private load(prefix: string, extra: Partial<WrkLoad>): WrkLoad {
+    return load(this.system, prefix, extra);
+  }
+
+  idle(): void {
+    this.m.rssIdle = rssMb(this.system.pid);
+  }
+
+  /**
+   * 1. a new alert per request; its deliveries drain before the next phase so one
+   * phase's backlog is not measured as the next one's slowness
+   */
+  async single(): Promise<void> {
+    this.step('1. single alerts');
+    this.m.single = await runWrk(this.dir, this.load(this.tag('single'), {}));
     const drainFrom = performance.now();
-    const singleAccepted = await system.accepted(tag('single'));
-    const drained = await deliveries.waitFor(
-      tag('single'),
-      singleAccepted,
+    this.m.singleAccepted = await this.system.accepted(this.tag('single'));
+    const drained = await this.deliveries.waitFor(
+      this.tag('single'),
+      this.m.singleAccepted,
       CAP_MS,
     );
-    const singleDrainS =
+    this.m.singleDrainS =
       drained === null ? null : Math.max(0, drained - drainFrom) / 1000;
-    step('2. the same alert repeated');
+  }
 
-    // 2. the same alert again and again: one incident, one trigger
-    const repeat = await runWrk(
-      dir,
-      load(system, `${tag('repeat')}-0`, { fixed: true }),
+  /** 2. the same alert again and again: one incident, one trigger */
+  async repeated(): Promise<void> {
+    this.step('2. the same alert repeated');
+    this.m.repeat = await runWrk(
+      this.dir,
+      this.load(`${this.tag('repeat')}-0`, { fixed: true }),
     );
-    await deliveries.waitFor(tag('repeat'), 1, 10_000);
+    await this.deliveries.waitFor(this.tag('repeat'), 1, 10_000);
+  }
 
-    // 3 and 4. batches of new alerts; then how fast all of them reached PagerDuty
-    step('3. batches, 4. their delivery');
+  /** 3 and 4. batches of new alerts; then how fast all of them reached PagerDuty */
+  async batches(): Promise<void> {
+    this.step('3. batches, 4. their delivery');
     const loadStart = performance.now();
-    const batch = await runWrk(
-      dir,
-      load(system, tag('batch'), {
+    this.m.batch = await runWrk(
+      this.dir,
+      this.load(this.tag('batch'), {
         perRequest: 100,
         array: true,
         connections: BATCH_CONNECTIONS,
       }),
     );
-    const batchAccepted = await system.accepted(tag('batch'));
-    const last = await deliveries.waitFor(tag('batch'), batchAccepted, CAP_MS);
-    const deliveredN = deliveries.triggered(tag('batch'));
-    const deliveredS = ((last ?? performance.now()) - loadStart) / 1000;
+    const accepted = await this.system.accepted(this.tag('batch'));
+    const last = await this.deliveries.waitFor(
+      this.tag('batch'),
+      accepted,
+      CAP_MS,
+    );
+    this.m.deliveredN = this.deliveries.triggered(this.tag('batch'));
+    this.m.deliveredS = ((last ?? performance.now()) - loadStart) / 1000;
+    this.m.deliveredPerS = this.m.deliveredN / this.m.deliveredS;
+    this.m.lost = Math.max(0, accepted - this.m.deliveredN);
+    this.m.history = this.m.singleAccepted! + 1 + accepted;
+  }
 
-    // 5. latency with a history behind it
-    let history = singleAccepted + 1 + batchAccepted;
+  /** 5. latency with a history behind it */
+  async paced(): Promise<void> {
+    let history = this.m.history!;
     if (history < HISTORY) {
-      step(`topping the history up to ${HISTORY}`);
-      await sendBatches(system, tag('topup'), HISTORY - history);
-      const topped = await system.accepted(tag('topup'));
-      await deliveries.waitFor(tag('topup'), topped, CAP_MS);
+      this.step(`topping the history up to ${HISTORY}`);
+      await sendBatches(this.system, this.tag('topup'), HISTORY - history);
+      const topped = await this.system.accepted(this.tag('topup'));
+      await this.deliveries.waitFor(this.tag('topup'), topped, CAP_MS);
       history += topped;
     }
+    this.m.history = history;
     // latency at rest, not the tail of the backlog just drained (its last outcome writes,
     // the GC of its garbage): both systems get the same pause
     await sleep(SETTLE_MS);
-    step('5. paced latency');
-    const latency = await paced(
-      system,
-      deliveries,
-      tag('paced'),
+    this.step('5. paced latency');
+    this.m.latency = await paced(
+      this.system,
+      this.deliveries,
+      this.tag('paced'),
       PACED_PER_S,
       PACED_S,
       CAP_MS,
     );
+  }
 
-    // 6. memory once the loads are over
-    step('6. RSS after the loads');
-    await sleep(5000);
-    system.check();
-    const rssAfter = rssMb(system.pid);
-    deliveries.absorb();
+  /** 6. memory once the loads are over */
+  after(): Measured {
+    this.system.check();
+    this.m.rssAfter = rssMb(this.system.pid);
+    this.deliveries.absorb();
     return {
-      single,
-      repeat,
-      batch,
-      deliveredPerS: deliveredN / deliveredS,
-      deliveredN,
-      deliveredS,
-      lost: Math.max(0, batchAccepted - deliveredN),
-      duplicates: deliveries.duplicates,
-      rejected: deliveries.rejected,
-      unmatched: deliveries.unmatched,
-      singleDrainS,
-      singleAccepted,
-      history,
-      latency,
-      rssIdle,
-      rssAfter,
+      ...(this.m as Measured),
+      duplicates: this.deliveries.duplicates,
+      rejected: this.deliveries.rejected,
+      unmatched: this.deliveries.unmatched,
     };
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.system.stop();
+    } finally {
+      await this.pd.stop();
+    }
+  }
+}
+
+/** Both systems through the phases side by side, Alertmanager first in each. */
+async function measureBoth(
+  dir: string,
+  round: number,
+  amBinary: string,
+): Promise<{ am: Measured; ours: Measured }> {
+  const am = await Subject.start(dir, round, (url) =>
+    startAlertmanager(amBinary, join(dir, `am-${round}`), url),
+  );
+  let ours: Subject | undefined;
+  try {
+    await sleep(2000);
+    am.idle();
+    ours = await Subject.start(dir, round, (url) =>
+      startService(join(dir, `service-${round}.sqlite`), url),
+    );
+    await sleep(2000);
+    ours.idle();
+    const both = [am, ours];
+    for (const phase of ['single', 'repeated', 'batches', 'paced'] as const)
+      for (const subject of both) await subject[phase]();
+    progress('6. RSS after the loads');
+    await sleep(5000);
+    return { am: am.after(), ours: ours.after() };
   } finally {
-    await system.stop();
-    await pd.stop();
+    await ours?.stop();
+    await am.stop();
   }
 }
 
@@ -462,19 +536,14 @@ async function main(): Promise<void> {
         `bench: wrk ${WRK_THREADS} threads, ${WRK_CONNECTIONS} connections (batches ${BATCH_CONNECTIONS}), ${DURATION_S} s per load, unique alert per request (Lua);`,
         `  Alertmanager ${version}: route group_by ${AM_ROUTE.group_by}, group_wait ${AM_ROUTE.group_wait}, group_interval ${AM_ROUTE.group_interval}, repeat_interval ${AM_ROUTE.repeat_interval}, pagerduty_configs send_resolved, cluster off, in-memory alerts;`,
         `  this service: node ${SERVICE_NODE_ARGS.join(' ')} dist/main.js (as npm start), SQLite (fresh file), APP_ENV=production, API key sent, NOTIFIERS=pagerduty, throttles off, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'};`,
-        `  each system fresh per round with its own fake PagerDuty (in the bench process); Alertmanager's phases first, then this service's;`,
-        `  phase 5 starts ${SETTLE_MS / 1000} s after phase 4's last delivery; RSS idle is read 2 s after start.`,
+        `  both systems fresh per round, each with its own fake PagerDuty (in the bench process), running side by side: each phase on Alertmanager, then at once on this service;`,
+        `  phase 5 starts at least ${SETTLE_MS / 1000} s after phase 4's last delivery; RSS idle is read 2 s after start.`,
       ].join('\n'),
     );
     for (let round = 1; round <= ROUNDS; round++) {
       const roundStart = performance.now();
       const ref = await reference(dir, round);
-      const am = await measure(dir, round, (url) =>
-        startAlertmanager(amBinary!, join(dir, `am-${round}`), url),
-      );
-      const ours = await measure(dir, round, (url) =>
-        startService(join(dir, `service-${round}.sqlite`), url),
-      );
+      const { am, ours } = await measureBoth(dir, round, amBinary!);
       console.log(
         [
           '',
