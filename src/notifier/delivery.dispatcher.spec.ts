@@ -35,6 +35,8 @@ class ScriptedDatabase {
   claims: Array<ReturnType<typeof deferred<Array<{ id: number }>>>> = [];
   claimStarted = deferred<void>();
   recorded: Array<{ id: unknown; state: unknown }> = [];
+  /** the row id of each lease renewal */
+  renewals: number[] = [];
   /** next_attempt_at of each recorded outcome */
   nextAttempts: unknown[] = [];
   /** the next this-many outcome writes fail, as a database that went away would */
@@ -57,6 +59,10 @@ class ScriptedDatabase {
       return claim.promise.then((ids) =>
         ids.map(({ id }) => row(id)).reverse(),
       );
+    }
+    if (sql.startsWith('UPDATE deliveries SET lease_until')) {
+      this.renewals.push(Number(params[0]));
+      return [];
     }
     if (sql.includes('SET state')) {
       if (this.failRecords > 0) {
@@ -325,6 +331,41 @@ describe('DeliveryDispatcher', () => {
     });
     expect(db.recorded[0]).toEqual({ id: 1, state: 'pending' });
     await vi.waitFor(() => expect(dispatcher.inflightCount).toBe(0));
+    await dispatcher.drain(1_000);
+  });
+
+  it('renews the lease of each send in flight while it outlasts the lease, and stops once it settles', async () => {
+    const db = new ScriptedDatabase();
+    const notifier: Notifier = {
+      name: 'test',
+      send: () => new Promise((r) => setTimeout(r, 700)),
+    };
+    const dispatcher = new DeliveryDispatcher(
+      db as unknown as DatabaseService,
+      {
+        byName: new Map([[notifier.name, notifier]]),
+      } as unknown as NotifierRegistry,
+      {
+        delivery: { ...config.delivery, leaseMs: 300 },
+        schedule: false,
+      } as AlertingConfig,
+      { now: () => new Date() },
+    );
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 1 }, { id: 2 }]);
+    await vi.waitFor(() => expect(db.recorded).toHaveLength(2), {
+      timeout: 3_000,
+    });
+    // every 100 ms over a 700 ms send: several renewals of each row
+    for (const id of [1, 2])
+      expect(db.renewals.filter((r) => r === id).length).toBeGreaterThanOrEqual(
+        4,
+      );
+    // nothing in flight: no more renewals
+    const renewed = db.renewals.length;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(db.renewals.length).toBe(renewed);
     await dispatcher.drain(1_000);
   });
 });
