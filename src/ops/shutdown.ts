@@ -48,6 +48,10 @@ export function installGracefulShutdown(
       `${signal}: closing (stop accepting, drain deliveries, close database)`,
       'Shutdown',
     );
+    let httpClosed = false;
+    server.once?.('close', () => {
+      httpClosed = true;
+    });
     setTimeout(() => {
       // what the close was still waiting on, for whoever reads the log afterwards
       const pending = new Map<string, number>();
@@ -63,10 +67,6 @@ export function installGracefulShutdown(
     // server.close() drops idle keep-alive sockets only once; a socket whose request was
     // in flight at that moment turns idle later and would hold the close open for the
     // whole keep-alive timeout (72 s), so idle sockets are swept until the close is done.
-    let httpClosed = false;
-    server.once?.('close', () => {
-      httpClosed = true;
-    });
     const cutAt = Date.now() + requestGraceMs;
     let cut = false;
     const sweep = setInterval(() => {
