@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import {
   clampDelay,
+  Deadline,
   cutText,
   EXCERPT_BYTES,
   excerptJson,
@@ -107,5 +108,51 @@ describe(readBounded.name, () => {
     await new Promise((r) => setImmediate(r));
     abort.abort();
     await expect(late).resolves.toMatchObject({ text: 'ok', cut: 'deadline' });
+  });
+
+  it('stops reading when a Deadline passes, then runs what the deadline was given', async () => {
+    const slow = new PassThrough();
+    const order: string[] = [];
+    const deadline = new Deadline(50, () => order.push('expired'));
+    const read = readBounded(slow, 100, deadline).then((body) => {
+      order.push('read');
+      return body;
+    });
+    slow.write('ok');
+
+    await expect(read).resolves.toMatchObject({
+      text: 'ok',
+      complete: false,
+      cut: 'deadline',
+    });
+    expect(slow.destroyed).toBe(true);
+    expect(deadline.hasPassed).toBe(true);
+    expect(order).toEqual(['expired', 'read']);
+  });
+
+  it('reads to the end under a Deadline that is cleared, and never fires it', async () => {
+    const stream = new PassThrough();
+    let fired = false;
+    const deadline = new Deadline(30, () => (fired = true));
+    const read = readBounded(stream, 100, deadline);
+    stream.end('done');
+
+    await expect(read).resolves.toMatchObject({ text: 'done', complete: true });
+    deadline.clear();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(fired).toBe(false);
+    expect(deadline.hasPassed).toBe(false);
+  });
+
+  it('cuts at once a read that starts after its Deadline passed', async () => {
+    const deadline = new Deadline(0);
+    await new Promise((r) => setTimeout(r, 5));
+    const stream = new PassThrough();
+    stream.write('late');
+
+    await expect(readBounded(stream, 100, deadline)).resolves.toMatchObject({
+      text: '',
+      cut: 'deadline',
+    });
   });
 });

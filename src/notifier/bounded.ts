@@ -120,14 +120,55 @@ export interface BoundedBody {
 }
 
 /**
+ * One exchange's time budget: a timer, the stop of whatever is reading when it runs out,
+ * then `expired`. It does what an AbortController did for a PagerDuty send at a third less
+ * CPU per send (an AbortSignal is an EventTarget: its creation and listeners cost about
+ * 27 µs of a 109 µs send, measured on 60,000 sends to a local fake).
+ */
+export class Deadline {
+  private passed = false;
+  private readonly timer: NodeJS.Timeout;
+  private stop?: () => void;
+
+  constructor(ms: number, expired?: () => void) {
+    this.timer = setTimeout(() => {
+      this.passed = true;
+      const stop = this.stop;
+      this.stop = undefined;
+      stop?.();
+      expired?.();
+    }, clampDelay(ms));
+  }
+
+  get hasPassed(): boolean {
+    return this.passed;
+  }
+
+  /** `stop` runs when the deadline passes, unless {@link unwatch}ed first; one at a time. */
+  watch(stop: () => void): void {
+    this.stop = stop;
+  }
+
+  unwatch(): void {
+    this.stop = undefined;
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.stop = undefined;
+  }
+}
+
+/**
  * Reads at most `limit` bytes of a response stream and stops there (the socket is
- * destroyed), when `signal` aborts, or when the connection breaks. Never rejects: whatever
- * arrived is kept, since a status line already received is the far side's answer.
+ * destroyed), when `signal` aborts or the deadline passes, or when the connection breaks.
+ * Never rejects: whatever arrived is kept, since a status line already received is the
+ * far side's answer.
  */
 export function readBounded(
   stream: Readable,
   limit: number,
-  signal?: AbortSignal,
+  signal?: AbortSignal | Deadline,
 ): Promise<BoundedBody> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -140,7 +181,8 @@ export function readBounded(
       stream.off('end', onEnd);
       stream.off('error', onBroken);
       stream.off('close', onClose);
-      signal?.removeEventListener('abort', onAbort);
+      if (signal instanceof Deadline) signal.unwatch();
+      else signal?.removeEventListener('abort', onAbort);
       if (!complete) {
         // some bodies (undici's, fetch's) answer a destroy without a reason with an
         // 'error' event of their own: with no listener left, that would crash the process
@@ -170,12 +212,14 @@ export function readBounded(
     const onBroken = () => finish(false, 'broken');
     const onClose = () => finish(false, 'broken');
     const onAbort = () => finish(false, 'deadline');
-    if (signal?.aborted) return onAbort();
+    if (signal instanceof Deadline ? signal.hasPassed : signal?.aborted)
+      return onAbort();
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('error', onBroken);
     stream.once('close', onClose);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal instanceof Deadline) signal.watch(onAbort);
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -248,6 +248,17 @@ describe(PagerDutyClient.name, () => {
     expect(fake.received).toHaveLength(1);
   });
 
+  it('keeps what arrived of a 202 whose body outlasts the deadline, cut there', async () => {
+    fake.quirkNext(1, { trickle: { everyMs: 100, chunks: 20 } });
+
+    const accepted = await sut.send(trigger);
+
+    expect(accepted).toMatchObject({
+      status: 202,
+      body: { truncated: true, cut: 'deadline' },
+    });
+  });
+
   it('makes a 400 final whatever shape its errors have', async () => {
     fake.failNext(1, 400, { message: { nested: true }, errors: 'one string' });
 
