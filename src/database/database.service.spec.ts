@@ -1,0 +1,74 @@
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from './data-source.options.js';
+import { DatabaseService, isUniqueViolation } from './database.service.js';
+
+// SQLite's write transactions queue and share one commit: each caller's work must still
+// succeed or fail whole and on its own, whether it commits alone or with others.
+describe('DatabaseService group commit on SQLite', () => {
+  let dataSource: DataSource;
+  let db: DatabaseService;
+
+  beforeEach(async () => {
+    dataSource = new DataSource(dataSourceOptions('sqlite::memory:'));
+    await dataSource.initialize();
+    await dataSource.query('CREATE TABLE t (k TEXT NOT NULL UNIQUE)');
+    db = new DatabaseService(dataSource);
+  });
+  afterEach(() => dataSource.destroy());
+
+  const keys = async () =>
+    (await dataSource.query<{ k: string }[]>('SELECT k FROM t ORDER BY k')).map(
+      (r) => r.k,
+    );
+  const put = (k: string) =>
+    db.tx((m) => db.query(m, 'INSERT INTO t (k) VALUES ($1)', [k]));
+
+  it('rolls back a unit that commits alone and fails after writing, and keeps working', async () => {
+    const failing = db.tx(async (m) => {
+      await db.query(m, 'INSERT INTO t (k) VALUES ($1)', ['written']);
+      throw new Error('after the write');
+    });
+
+    await expect(failing).rejects.toThrow('after the write');
+    expect(await keys()).toEqual([]);
+    await put('next');
+    expect(await keys()).toEqual(['next']);
+  });
+
+  it('rolls back only the failing unit of a shared commit', async () => {
+    const units = [
+      put('a'),
+      db.tx(async (m) => {
+        await db.query(m, 'INSERT INTO t (k) VALUES ($1)', ['b']);
+        throw new Error('b fails');
+      }),
+      put('c'),
+    ];
+
+    const outcomes = await Promise.allSettled(units);
+
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect(await keys()).toEqual(['a', 'c']);
+  });
+
+  it('keeps the other writes of a unit alone that recovers from a failed statement', async () => {
+    await put('taken');
+
+    const value = await db.tx(async (m) => {
+      await db.query(m, 'INSERT INTO t (k) VALUES ($1)', ['mine']);
+      try {
+        await db.query(m, 'INSERT INTO t (k) VALUES ($1)', ['taken']);
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+      }
+      return 'recovered';
+    });
+
+    expect(value).toBe('recovered');
+    expect(await keys()).toEqual(['mine', 'taken']);
+  });
+});
