@@ -29,8 +29,8 @@ const MAX_GROUP = 256;
  * Write transactions. On PostgreSQL each is a TypeORM transaction on the pool. SQLite has
  * one connection, so overlapping transactions would interleave on it: they queue here,
  * and whatever queued while the previous commit ran is committed together (group
- * commit), each in a savepoint so one failing unit rolls back alone. A caller's promise
- * settles only after the commit that holds its work.
+ * commit), each in a savepoint so one failing unit rolls back alone (a unit committed
+ * alone needs none). A caller's promise settles only after the commit that holds its work.
  */
 @Injectable()
 export class DatabaseService {
