@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Test } from '@nestjs/testing';
@@ -164,6 +167,52 @@ describe('API keys at boot (real process; build first)', () => {
     expect(stderr).toContain('Invalid configuration');
     expect(stderr).toContain('API_KEYS: required when APP_ENV is production');
   });
+
+  it.each([
+    [
+      'a file stands where its directory should be',
+      (dir: string) => {
+        writeFileSync(join(dir, 'taken'), 'not a directory');
+        return `sqlite:${join(dir, 'taken', 'alerting.sqlite')}`;
+      },
+      /cannot create the directory of the SQLite file \(.*taken\): EEXIST/,
+    ],
+    [
+      'the path is a directory',
+      (dir: string) => `sqlite:${dir}`,
+      /is a directory, not a SQLite file/,
+    ],
+  ])(
+    'refuses a SQLite DATABASE_URL where %s: exit 1 at once, naming it',
+    async (_, url, reason) => {
+      const dir = mkdtempSync(join(tmpdir(), 'alerting-db-'));
+      try {
+        const databaseUrl = url(dir);
+        const started = performance.now();
+        const child = spawn(process.execPath, [MAIN], {
+          env: {
+            PATH: process.env.PATH,
+            NOTIFIERS: 'log',
+            DATABASE_URL: databaseUrl,
+            PORT: '0',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += String(d)));
+        const code = await new Promise<number | null>((resolve) =>
+          child.once('exit', (c) => resolve(c)),
+        );
+        expect(code).toBe(1);
+        expect(stderr).toContain(`DATABASE_URL ${databaseUrl}: `);
+        expect(stderr).toMatch(reason);
+        // not after the ORM's nine connection retries, 3 s apart
+        expect(performance.now() - started).toBeLessThan(10_000);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('runs open in development without keys, and says so at boot', async () => {
     const server = await ServerProcess.start({

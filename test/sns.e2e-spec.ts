@@ -734,7 +734,7 @@ describe('sns notifier (e2e)', () => {
   });
   beforeEach(() => sns.reset());
 
-  it('publishes trigger, acknowledge and resolve with the contract subject, message and attributes', async () => {
+  it('publishes trigger, acknowledge and resolve with the documented subject, message and attributes', async () => {
     const alarmName = uniqueName('GatewayErrors');
     const key = `${alarmName}-ErrorRate`;
     const res = await t.api

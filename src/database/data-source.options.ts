@@ -77,6 +77,26 @@ export function sqliteFileProblem(connection: unknown): string | undefined {
 }
 
 /**
+ * Why a SQLite `DATABASE_URL` cannot be used, or null: its directory cannot be created (a
+ * file in the way, say) or the path is a directory. Creates the directory when it can.
+ * The service checks it before starting, so a bad path exits at once with this message
+ * rather than through the ORM's connection retries.
+ */
+export function sqlitePathProblem(databaseUrl: string): string | null {
+  if (!databaseUrl.startsWith('sqlite:')) return null;
+  const file = databaseUrl.slice('sqlite:'.length);
+  if (file === ':memory:') return null;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    if (statSync(file, { throwIfNoEntry: false })?.isDirectory())
+      return `DATABASE_URL ${databaseUrl}: ${file} is a directory, not a SQLite file`;
+  } catch (error) {
+    return `DATABASE_URL ${databaseUrl}: cannot create the directory of the SQLite file (${dirname(file)}): ${(error as Error).message}`;
+  }
+  return null;
+}
+
+/**
  * TypeORM options for `DATABASE_URL` (`sqlite:<file>`, `sqlite::memory:`, `postgres://…`).
  * Entities are those the imported modules register (`autoLoadEntities`); every table, the
  * migrations' own included, is named `tablePrefix` + name.
