@@ -146,23 +146,28 @@ describe('API keys on /v1 (e2e)', () => {
   });
 });
 
+/** Starts the built service with `env` and waits for it to exit on its own. */
+async function bootUntilExit(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH, NOTIFIERS: 'log', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  const code = await new Promise<number | null>((resolve) =>
+    child.once('exit', (c) => resolve(c)),
+  );
+  return { code, stderr };
+}
+
 describe('API keys at boot (real process; build first)', () => {
   it('refuses to start in production without API_KEYS: exit 1 and a clear message', async () => {
-    const child = spawn(process.execPath, [MAIN], {
-      env: {
-        PATH: process.env.PATH,
-        APP_ENV: 'production',
-        NOTIFIERS: 'log',
-        DATABASE_URL: 'sqlite::memory:',
-        PORT: '0',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, stderr } = await bootUntilExit({
+      APP_ENV: 'production',
+      DATABASE_URL: 'sqlite::memory:',
     });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    const code = await new Promise<number | null>((resolve) =>
-      child.once('exit', (c) => resolve(c)),
-    );
     expect(code).toBe(1);
     expect(stderr).toContain('Invalid configuration');
     expect(stderr).toContain('API_KEYS: required when APP_ENV is production');
@@ -189,20 +194,9 @@ describe('API keys at boot (real process; build first)', () => {
       try {
         const databaseUrl = url(dir);
         const started = performance.now();
-        const child = spawn(process.execPath, [MAIN], {
-          env: {
-            PATH: process.env.PATH,
-            NOTIFIERS: 'log',
-            DATABASE_URL: databaseUrl,
-            PORT: '0',
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
+        const { code, stderr } = await bootUntilExit({
+          DATABASE_URL: databaseUrl,
         });
-        let stderr = '';
-        child.stderr.on('data', (d) => (stderr += String(d)));
-        const code = await new Promise<number | null>((resolve) =>
-          child.once('exit', (c) => resolve(c)),
-        );
         expect(code).toBe(1);
         expect(stderr).toContain(`DATABASE_URL ${databaseUrl}: `);
         expect(stderr).toMatch(reason);
