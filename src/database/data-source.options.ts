@@ -79,8 +79,7 @@ export function sqliteFileProblem(connection: unknown): string | undefined {
 /**
  * Why a SQLite `DATABASE_URL` cannot be used, or null: its directory cannot be created (a
  * file in the way, say) or the path is a directory. Creates the directory when it can.
- * The service checks it before starting, so a bad path exits at once with this message
- * rather than through the ORM's connection retries.
+ * The service checks it before starting Nest; the module's options factory checks it too.
  */
 export function sqlitePathProblem(databaseUrl: string): string | null {
   if (!databaseUrl.startsWith('sqlite:')) return null;
@@ -120,8 +119,8 @@ export function dataSourceOptions(
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
     const database = file === ':memory:' ? ':memory:' : file;
-    if (database !== ':memory:')
-      mkdirSync(dirname(database), { recursive: true });
+    const problem = sqlitePathProblem(databaseUrl);
+    if (problem) throw new Error(problem);
     return {
       ...common,
       type: 'better-sqlite3',

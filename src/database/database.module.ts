@@ -30,6 +30,9 @@ export interface DatabaseOptions {
  * before anything reads it, and the unit of work and lock on it. Entities come from the
  * modules that use them (`TypeOrmModule.forFeature([...], ALERTING_DATA_SOURCE)`).
  */
+/** What the options factory could not build (a bad SQLite path), thrown by the DataSource factory. */
+const OPTIONS_ERROR = Symbol('alerting database options error');
+
 @Module({})
 export class DatabaseModule {
   static forRootAsync(options: {
@@ -46,19 +49,32 @@ export class DatabaseModule {
           inject: options.inject,
           useFactory: async (...args: unknown[]) => {
             const o = await options.useFactory(...args);
-            return {
-              ...dataSourceOptions(o.url ?? 'sqlite:./data/alerting.sqlite', {
-                tablePrefix: o.tablePrefix,
-                timeouts: o.timeouts ?? {
-                  connectTimeoutMs: 5_000,
-                  queryTimeoutMs: 5_000,
-                },
-              }),
-              autoLoadEntities: true,
-            };
+            try {
+              return {
+                ...dataSourceOptions(o.url ?? 'sqlite:./data/alerting.sqlite', {
+                  tablePrefix: o.tablePrefix,
+                  timeouts: o.timeouts ?? {
+                    connectTimeoutMs: 5_000,
+                    queryTimeoutMs: 5_000,
+                  },
+                }),
+                autoLoadEntities: true,
+              };
+            } catch (error) {
+              // Were this factory to reject, Nest's start would fail, but the DataSource
+              // factory would still run without options ("Wrong driver: undefined"), retried
+              // for 27 s behind the failure. The error is thrown there instead, once.
+              return { [OPTIONS_ERROR]: error, retryAttempts: 0 } as object;
+            }
           },
-          // PostgreSQL migrations run on a connection without the statement deadline
-          dataSourceFactory: (dsOptions) => openMigratedDataSource(dsOptions!),
+          dataSourceFactory: (dsOptions) => {
+            const failed: unknown = (
+              dsOptions as unknown as Record<symbol, unknown>
+            )[OPTIONS_ERROR];
+            if (failed) throw failed;
+            // PostgreSQL migrations run on a connection without the statement deadline
+            return openMigratedDataSource(dsOptions!);
+          },
         }),
       ],
       providers: [DatabaseService, distributedLockProvider],
