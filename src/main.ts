@@ -7,7 +7,6 @@ import {
   ConfigValidationError,
   loadAlertingConfig,
 } from './config/alerting.config.js';
-import { sqlitePathProblem } from './database/data-source.options.js';
 import { describeConfig } from './ops/boot-log.js';
 import { RoutingFileError } from './routing/routing-table.js';
 import { loadRoutingFile } from './routing/routing.service.js';
@@ -33,11 +32,6 @@ async function bootstrap() {
       process.exit(1);
     }
     throw error;
-  }
-  const sqliteProblem = sqlitePathProblem(config.databaseUrl);
-  if (sqliteProblem) {
-    process.stderr.write(`${sqliteProblem}\n`);
-    process.exit(1);
   }
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(process.env),

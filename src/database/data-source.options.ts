@@ -77,14 +77,11 @@ export function sqliteFileProblem(connection: unknown): string | undefined {
 }
 
 /**
- * Why a SQLite `DATABASE_URL` cannot be used, or null: its directory cannot be created (a
- * file in the way, say) or the path is a directory. Creates the directory when it can.
- * The service checks it before starting Nest; the module's options factory checks it too.
+ * Why the SQLite file `file` of `databaseUrl` cannot be used, or null: its directory
+ * cannot be created (a file in the way, say) or it is a directory. Creates the directory
+ * when it can.
  */
-export function sqlitePathProblem(databaseUrl: string): string | null {
-  if (!databaseUrl.startsWith('sqlite:')) return null;
-  const file = databaseUrl.slice('sqlite:'.length);
-  if (file === ':memory:') return null;
+function sqlitePathProblem(databaseUrl: string, file: string): string | null {
   try {
     mkdirSync(dirname(file), { recursive: true });
     if (statSync(file, { throwIfNoEntry: false })?.isDirectory())
@@ -119,7 +116,8 @@ export function dataSourceOptions(
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
     const database = file === ':memory:' ? ':memory:' : file;
-    const problem = sqlitePathProblem(databaseUrl);
+    const problem =
+      database === ':memory:' ? null : sqlitePathProblem(databaseUrl, database);
     if (problem) throw new Error(problem);
     return {
       ...common,

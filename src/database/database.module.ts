@@ -25,14 +25,14 @@ export interface DatabaseOptions {
   timeouts?: DatabaseTimeouts;
 }
 
+/** What the options factory could not build (a bad SQLite path), thrown by the DataSource factory. */
+const OPTIONS_ERROR = Symbol('alerting database options error');
+
 /**
  * The module's own DataSource (named {@link ALERTING_DATA_SOURCE}), migrated under a lock
  * before anything reads it, and the unit of work and lock on it. Entities come from the
  * modules that use them (`TypeOrmModule.forFeature([...], ALERTING_DATA_SOURCE)`).
  */
-/** What the options factory could not build (a bad SQLite path), thrown by the DataSource factory. */
-const OPTIONS_ERROR = Symbol('alerting database options error');
-
 @Module({})
 export class DatabaseModule {
   static forRootAsync(options: {
