@@ -284,3 +284,49 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     expect(JSON.stringify(res.body)).not.toContain(ROUTING_KEY);
   });
 });
+
+describe('DELIVERY_CONCURRENCY (e2e)', () => {
+  const pd = new FakePagerDuty();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    await pd.start();
+    t = await createTestApp({
+      env: {
+        ...PROD,
+        PAGERDUTY_EVENTS_URL: pd.url,
+        DELIVERY_CONCURRENCY: '2',
+        DELIVERY_TIMEOUT: '1s',
+      },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await pd.stop();
+  });
+
+  it('keeps at most that many sends in flight; the others wait their turn and all arrive', async () => {
+    pd.hang(true);
+    const keys = Array.from({ length: 5 }, (_, i) => `concurrency-${i}`);
+    await t.api
+      .post('/v1/alerts')
+      .send(keys.map((alarmName) => ({ severity: 'ERROR', alarmName })))
+      .expect(202);
+    await expect.poll(() => pd.requests.length).toBe(2);
+    // the dispatcher's fallback poll (100 ms) runs meanwhile: still two, within the send timeout
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(pd.requests).toHaveLength(2);
+
+    pd.hang(false);
+    const received = await pd.waitFor(
+      (r) => keys.every((key) => r.some((e) => e.dedupKey === key)),
+      10_000,
+    );
+    expect(new Set(received.map((e) => e.dedupKey))).toEqual(new Set(keys));
+    await expect
+      .poll(async () =>
+        (await t.dataSource.getRepository(Delivery).find()).map((d) => d.state),
+      )
+      .toEqual(keys.map(() => 'delivered'));
+  });
+});

@@ -5,6 +5,7 @@ import { parseDuration } from './duration.js';
 import {
   EnvSchema,
   splitList,
+  DEFAULT_DELIVERY_CONCURRENCY,
   type APP_ENVS,
   type LOG_LEVELS,
 } from './env.schema.js';
@@ -71,6 +72,7 @@ export interface AlertingConfig {
     timeoutMs: number;
     leaseMs: number;
     pollIntervalMs: number;
+    /** deliveries in flight at once, all notifiers together (DELIVERY_CONCURRENCY) */
     concurrency: number;
   };
 }
@@ -242,7 +244,7 @@ export function loadAlertingConfig(
       timeoutMs: durations.DELIVERY_TIMEOUT,
       leaseMs: durations.DELIVERY_LEASE,
       pollIntervalMs: durations.DISPATCH_POLL_INTERVAL,
-      concurrency: 32,
+      concurrency: schema.DELIVERY_CONCURRENCY ?? DEFAULT_DELIVERY_CONCURRENCY,
     },
   };
 }
@@ -324,6 +326,8 @@ export interface AlertingOptions {
     pollInterval?: string | number;
     /** one send's budget, connect included; default 10s */
     timeout?: string | number;
+    /** deliveries in flight at once, all notifiers together; default 32 */
+    concurrency?: string | number;
   };
 }
 
@@ -345,6 +349,7 @@ const OPTION_ENV: Record<string, string> = {
   'delivery.lease': 'DELIVERY_LEASE',
   'delivery.pollInterval': 'DISPATCH_POLL_INTERVAL',
   'delivery.timeout': 'DELIVERY_TIMEOUT',
+  'delivery.concurrency': 'DELIVERY_CONCURRENCY',
   'pagerduty.routingKey': 'PAGERDUTY_ROUTING_KEY',
   'pagerduty.eventsUrl': 'PAGERDUTY_EVENTS_URL',
   'pagerduty.serviceName': 'PAGERDUTY_SERVICE_NAME',

@@ -17,6 +17,9 @@ import { parseDuration } from './duration.js';
 
 export const APP_ENVS = ['development', 'staging', 'production'] as const;
 export const NOTIFIER_NAMES = ['pagerduty', 'sns', 'webhook', 'log'] as const;
+/** Deliveries one instance keeps in flight at most (`DELIVERY_CONCURRENCY`). */
+export const DEFAULT_DELIVERY_CONCURRENCY = 32;
+export const MAX_DELIVERY_CONCURRENCY = 1024;
 export const LOG_LEVELS = [
   'trace',
   'debug',
@@ -136,6 +139,12 @@ export class EnvSchema {
   @IsInt()
   @Min(0)
   PAGERDUTY_RATE_LIMIT_PER_MINUTE?: number;
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_DELIVERY_CONCURRENCY)
+  DELIVERY_CONCURRENCY?: number;
   @IsOptional() @Validate(IsSecretList) PAGERDUTY_WEBHOOK_SECRETS?: string;
   @IsOptional() @IsUrl(urlOptions) WEBHOOK_URL?: string;
   @IsOptional()
