@@ -17,7 +17,7 @@ import { parseDuration } from './duration.js';
 
 export const APP_ENVS = ['development', 'staging', 'production'] as const;
 export const NOTIFIER_NAMES = ['pagerduty', 'sns', 'webhook', 'log'] as const;
-/** Deliveries one instance keeps in flight at most (`DELIVERY_CONCURRENCY`). */
+/** Sends one instance keeps in flight at once (`DELIVERY_CONCURRENCY`): its default and its ceiling. */
 export const DEFAULT_DELIVERY_CONCURRENCY = 32;
 export const MAX_DELIVERY_CONCURRENCY = 1024;
 export const LOG_LEVELS = [
