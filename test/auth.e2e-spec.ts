@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -12,6 +12,7 @@ import { Incident } from '../src/alerting/incident.entity.js';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ALERTING_DATA_SOURCE } from '../src/database/data-source.options.js';
+import { BAD_SQLITE_PATHS } from './support/bad-sqlite-paths.js';
 import { ServerProcess } from './support/server-process.js';
 import {
   createTestDatabase,
@@ -173,21 +174,7 @@ describe('API keys at boot (real process; build first)', () => {
     expect(stderr).toContain('API_KEYS: required when APP_ENV is production');
   });
 
-  it.each([
-    [
-      'a file stands where its directory should be',
-      (dir: string) => {
-        writeFileSync(join(dir, 'taken'), 'not a directory');
-        return `sqlite:${join(dir, 'taken', 'alerting.sqlite')}`;
-      },
-      /cannot create the directory of the SQLite file \(.*taken\): EEXIST/,
-    ],
-    [
-      'the path is a directory',
-      (dir: string) => `sqlite:${dir}`,
-      /is a directory, not a SQLite file/,
-    ],
-  ])(
+  it.each(BAD_SQLITE_PATHS)(
     'refuses a SQLite DATABASE_URL where %s: exit 1 at once, naming it',
     async (_, url, reason) => {
       const dir = mkdtempSync(join(tmpdir(), 'alerting-db-'));
