@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
-import { BAD_SQLITE_PATHS } from '../../test/support/bad-sqlite-paths.js';
-import { AppModule } from '../app.module.js';
+import { BAD_SQLITE_PATHS } from './support/bad-sqlite-paths.js';
+import { AppModule } from '../src/app.module.js';
 
 // How a host meets a bad SQLite path: the service's modules fail at once, naming it, rather
 // than retrying for 27 s and then reporting "Wrong driver: undefined".
