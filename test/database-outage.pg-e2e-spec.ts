@@ -153,6 +153,62 @@ describe('PostgreSQL outage (e2e, PostgreSQL only)', () => {
     expect(await storedKeys()).not.toContain('unreachable-lost');
   });
 
+  it('records a delivery whose answer came back while PostgreSQL was unreachable, and sends the next event of its key after it', async () => {
+    const key = 'answered-during-outage';
+    // PagerDuty's answer takes ~600 ms: the database goes away while it is on the way
+    pd.quirkNext(1, { trickle: { everyMs: 150, chunks: 4 } });
+    await t.api
+      .post('/v1/alerts')
+      .send({ severity: 'critical', alarmName: key })
+      .expect(202);
+    await pd.waitFor((r) => r.some((e) => e.dedupKey === key));
+    await proxy.close();
+    // the outcome's first write fails (connect timeout 1 s) before the database is back
+    await new Promise((r) => setTimeout(r, 2_500));
+    await proxy.open();
+
+    const states = async () => {
+      const client = new Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{
+          action: string;
+          state: string;
+          attempts: number;
+        }>(
+          'SELECT action, state, attempts FROM deliveries WHERE dedup_key = $1 ORDER BY id',
+          [key],
+        );
+        return rows.map((r) => [r.action, r.state, r.attempts]);
+      } finally {
+        await client.end();
+      }
+    };
+    await vi.waitFor(
+      async () => expect(await states()).toEqual([['trigger', 'delivered', 1]]),
+      { timeout: 15_000, interval: 250 },
+    );
+    await t.api
+      .post('/v1/alerts')
+      .send({ severity: 'critical', alarmName: key, status: 'resolved' })
+      .expect(202);
+    await pd.waitFor((r) =>
+      r.some((e) => e.dedupKey === key && e.body.event_action === 'resolve'),
+    );
+    expect(pd.eventsFor(key).map((e) => e.body.event_action)).toEqual([
+      'trigger',
+      'resolve',
+    ]);
+    await vi.waitFor(
+      async () =>
+        expect(await states()).toEqual([
+          ['trigger', 'delivered', 1],
+          ['resolve', 'delivered', 1],
+        ]),
+      { timeout: 5_000, interval: 100 },
+    );
+  }, 60_000);
+
   it('answers 503 within seconds while PostgreSQL accepts connections and never answers, and recovers when it does', async () => {
     proxy.silence();
     await expectUnavailable('silent');

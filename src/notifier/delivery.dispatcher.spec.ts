@@ -42,14 +42,34 @@ class ScriptedDatabase {
   /** the next this-many outcome writes fail, as a database that went away would */
   failRecords = 0;
   refused = 0;
+  /** the next this-many transactions are refused before their work runs (BEGIN fails) */
+  refuseTx = 0;
+  /** the next this-many transactions run their work, then fail to commit */
+  failCommits = 0;
   closed = false;
 
-  tx<T>(work: (m: unknown) => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('database closed'));
-    return work({});
+  async tx<T>(work: (m: unknown) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('database closed');
+    if (this.refuseTx > 0) {
+      this.refuseTx -= 1;
+      throw new Error('cannot start a transaction');
+    }
+    const unit: { written: object[] } = { written: [] };
+    const value = await work(unit);
+    if (this.failCommits > 0) {
+      this.failCommits -= 1;
+      // rolled back: what this transaction wrote is gone
+      this.recorded = this.recorded.filter((r) => !unit.written.includes(r));
+      throw new Error('COMMIT failed: disk I/O error');
+    }
+    return value;
   }
 
-  async query(_m: unknown, sql: string, params: unknown[]): Promise<unknown[]> {
+  async query(
+    m: { written?: object[] },
+    sql: string,
+    params: unknown[],
+  ): Promise<unknown[]> {
     if (this.closed) throw new Error('database closed');
     if (sql.includes('RETURNING *')) {
       const claim = deferred<Array<{ id: number }>>();
@@ -70,7 +90,9 @@ class ScriptedDatabase {
         this.refused += 1;
         throw new Error('connection terminated unexpectedly');
       }
-      this.recorded.push({ id: params[0], state: params[2] });
+      const outcome = { id: params[0], state: params[2] };
+      this.recorded.push(outcome);
+      m.written?.push(outcome);
       this.nextAttempts.push(params[4]);
       return [];
     }
@@ -254,6 +276,44 @@ describe('DeliveryDispatcher', () => {
       ]),
     );
   });
+
+  it.each([
+    ['refused before its work runs', 'refuseTx'],
+    ['rolled back at commit', 'failCommits'],
+  ] as const)(
+    'records outcomes whose shared write was %s, once each, instead of waiting for good',
+    async (_, fault) => {
+      const db = new ScriptedDatabase();
+      const sent: string[] = [];
+      const notifier: Notifier = {
+        name: 'test',
+        send: (event) => {
+          sent.push(event.deliveryId);
+          // the transaction that writes these outcomes is the next one
+          if (sent.length === 2) db[fault] = 1;
+          return Promise.resolve();
+        },
+      };
+      const dispatcher = dispatcherOn(db, notifier);
+      dispatcher.wake();
+      await db.claimStarted.promise;
+      db.claims[0].resolve([{ id: 1 }, { id: 2 }]);
+
+      await vi.waitFor(() => expect(db.recorded).toHaveLength(2), {
+        timeout: 3_000,
+      });
+      expect(db[fault]).toBe(0);
+      expect(dispatcher.inflightCount).toBe(0);
+      await dispatcher.drain(1_000);
+      expect(sent).toEqual(['1', '2']);
+      expect(db.recorded).toEqual(
+        expect.arrayContaining([
+          { id: 1, state: 'delivered' },
+          { id: 2, state: 'delivered' },
+        ]),
+      );
+    },
+  );
 
   it.each([1e20, 3_000_000_000_000, Infinity, Number.NaN, -5_000])(
     'caps a Retry-After of %d ms at the retry maximum and goes on claiming',

@@ -599,22 +599,27 @@ export class DeliveryDispatcher
     return new Promise((resolve, reject) => {
       this.finishing.push({ params, resolve, reject });
       if (this.finishing.length > 1) return;
+      let batch: typeof this.finishing | undefined;
       this.db
         .tx(async (m) => {
-          const batch = this.finishing;
+          batch = this.finishing;
           this.finishing = [];
-          try {
-            for (const item of batch)
-              await this.db.query(m, FINISH_SQL, item.params);
-          } catch (error) {
-            for (const item of batch) item.reject(error);
-            throw error;
-          }
-          return batch;
+          for (const item of batch)
+            await this.db.query(m, FINISH_SQL, item.params);
         })
         .then(
-          (batch) => batch.forEach((item) => item.resolve()),
-          () => undefined,
+          () => batch!.forEach((item) => item.resolve()),
+          (error: unknown) => {
+            // Refused before the work ran (the batch is still queued here) or rolled back
+            // at commit: every outcome in it is unwritten, and each is retried alone.
+            // Left unanswered, they would stay in flight for good, and every later outcome
+            // would queue behind a transaction that never comes.
+            if (!batch) {
+              batch = this.finishing;
+              this.finishing = [];
+            }
+            for (const item of batch) item.reject(error);
+          },
         );
     });
   }
