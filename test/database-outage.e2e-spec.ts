@@ -84,6 +84,58 @@ describe('SQLite outage (e2e)', () => {
     await pd.waitFor((r) => r.some((e) => e.dedupKey === 'while-locked'));
   });
 
+  /** Another process's write lock, held for `ms` (SQLite waits 5 s for it, then gives up). */
+  async function holdWriteLock(ms: number): Promise<void> {
+    const other = new Database(file);
+    other.pragma('busy_timeout = 0');
+    // the service may be mid-commit: take the lock as soon as it lets go
+    for (;;) {
+      try {
+        other.exec('BEGIN EXCLUSIVE');
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    try {
+      await new Promise((r) => setTimeout(r, ms));
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+  }
+
+  it('writes the repeats it answered while the write lock was held elsewhere once it is released', async () => {
+    const key = 'repeated-while-locked';
+    await t.api
+      .post('/v1/alerts')
+      .send({ severity: 'warning', alarmName: key })
+      .expect(202);
+    // the lock holder starts first; the repeats are answered from memory meanwhile
+    const locked = holdWriteLock(6_000);
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 3; i++) {
+      const res = await t.api
+        .post('/v1/alerts')
+        .send({ severity: 'warning', alarmName: key });
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      expect(res.body.results?.[0]?.action ?? res.body.action).toBe(
+        'deduplicated',
+      );
+    }
+    await locked;
+
+    const incidents = t.dataSource.getRepository(Incident);
+    await vi.waitFor(
+      async () =>
+        expect(
+          (await incidents.findOneByOrFail({ dedupKey: key })).occurrences,
+        ).toBe(4),
+      { timeout: 15_000, interval: 100 },
+    );
+  }, 60_000);
+
   it('turns not ready, and refuses writes it would lose, once the file is deleted under it', async () => {
     await t.http().get('/health/ready').expect(200);
     for (const suffix of ['', '-wal', '-shm'])
@@ -94,11 +146,17 @@ describe('SQLite outage (e2e)', () => {
       status: 'down',
       message: expect.stringContaining('is gone'),
     });
-    const alert = await t.api
-      .post('/v1/alerts')
-      .send({ severity: 'critical', alarmName: 'into-the-void' });
-    expect(alert.status).toBe(503);
-    expect(Number(alert.headers['retry-after'])).toBeGreaterThan(0);
-    expect(pd.received.some((e) => e.dedupKey === 'into-the-void')).toBe(false);
+    // each one refused at once, the second as surely as the first
+    for (const key of ['into-the-void', 'into-the-void-again']) {
+      const started = Date.now();
+      const alert = await t.api
+        .post('/v1/alerts')
+        .timeout(5_000)
+        .send({ severity: 'critical', alarmName: key });
+      expect(alert.status).toBe(503);
+      expect(Number(alert.headers['retry-after'])).toBeGreaterThan(0);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(pd.received.some((e) => e.dedupKey === key)).toBe(false);
+    }
   });
 });

@@ -194,6 +194,9 @@ export class IncidentService implements BeforeApplicationShutdown {
           group.forEach((x, i) => x.resolve(results[i]));
         },
         (error: unknown) => {
+          // refused before it ran (the database file gone): later requests must not
+          // join a unit that is over, or they would wait for good
+          if (this.gathering === group) this.gathering = null;
           if (group.length === 1) return reject(error);
           for (const x of group)
             run([x]).then(
@@ -277,32 +280,32 @@ export class IncidentService implements BeforeApplicationShutdown {
    */
   private queueSeenWrite(): void {
     if (this.seenFlush) return;
+    let batch: [string, { count: number; seen: Seen }][] | undefined;
     const flush = this.db.tx(async (m) => {
       this.seenFlush = null;
-      const batch = [...this.seenBehind];
+      batch = [...this.seenBehind];
       this.seenBehind.clear();
-      try {
-        for (const [id, { count, seen }] of batch)
-          await this.repo.seenRepeatedly(m, id, count, seen);
-      } catch (error) {
-        // keep them all (newer repeats win) and try again: only counters are at stake
-        for (const [id, entry] of batch) {
-          const newer = this.seenBehind.get(id);
-          this.seenBehind.set(id, {
-            count: entry.count + (newer?.count ?? 0),
-            seen: newer?.seen ?? entry.seen,
-          });
-        }
-        this.logger.warn(
-          `writing ${batch.length} repeated alert(s) failed, retrying: ${(error as Error).message}`,
-        );
-        setTimeout(() => this.queueSeenWrite(), SEEN_RETRY_MS).unref();
-        // roll the unit back: the writes before the failure are queued again above
-        throw error;
-      }
+      for (const [id, { count, seen }] of batch)
+        await this.repo.seenRepeatedly(m, id, count, seen);
     });
     this.seenFlush = flush;
-    this.seenWritten = flush.catch(() => undefined);
+    this.seenWritten = flush.catch((error: unknown) => {
+      // Rolled back, or refused before it ran (the database file gone): nothing of it
+      // is written. Keep them all (newer repeats win) and try again; only counters are at
+      // stake, but a write left pending for good would stop every later one.
+      if (this.seenFlush === flush) this.seenFlush = null;
+      for (const [id, entry] of batch ?? []) {
+        const newer = this.seenBehind.get(id);
+        this.seenBehind.set(id, {
+          count: entry.count + (newer?.count ?? 0),
+          seen: newer?.seen ?? entry.seen,
+        });
+      }
+      this.logger.warn(
+        `writing ${batch?.length ?? this.seenBehind.size} repeated alert(s) failed, retrying: ${(error as Error).message}`,
+      );
+      setTimeout(() => this.queueSeenWrite(), SEEN_RETRY_MS).unref();
+    });
   }
 
   async acknowledge(dedupKey: string): Promise<Incident> {
