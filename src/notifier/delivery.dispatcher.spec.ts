@@ -46,6 +46,10 @@ class ScriptedDatabase {
   refuseTx = 0;
   /** the next this-many transactions run their work, then fail to commit */
   failCommits = 0;
+  /** leases held, by row id, as the claims, outcomes and releases left them */
+  leases = new Map<number, { owner: unknown; until: unknown }>();
+  /** runs once an outcome is written, before the write returns */
+  onRecord?: (id: number, state: unknown) => Promise<void>;
   closed = false;
 
   async tx<T>(work: (m: unknown) => Promise<T>): Promise<T> {
@@ -76,12 +80,20 @@ class ScriptedDatabase {
       this.claims.push(claim);
       this.claimStarted.resolve();
       // the claimed rows whole, in whatever order the database returns them
-      return claim.promise.then((ids) =>
-        ids.map(({ id }) => row(id)).reverse(),
-      );
+      return claim.promise.then((ids) => {
+        for (const { id } of ids)
+          this.leases.set(id, { owner: params[0], until: params[1] });
+        return ids.map(({ id }) => row(id)).reverse();
+      });
     }
     if (sql.startsWith('UPDATE deliveries SET lease_until')) {
       this.renewals.push(Number(params[0]));
+      return [];
+    }
+    if (sql.startsWith('UPDATE deliveries SET lease_owner = NULL')) {
+      const held = this.leases.get(Number(params[0]));
+      if (held && held.owner === params[1] && held.until === params[2])
+        this.leases.delete(Number(params[0]));
       return [];
     }
     if (sql.includes('SET state')) {
@@ -93,6 +105,9 @@ class ScriptedDatabase {
       const outcome = { id: params[0], state: params[2] };
       this.recorded.push(outcome);
       m.written?.push(outcome);
+      if (this.leases.get(Number(params[0]))?.owner === params[1])
+        this.leases.delete(Number(params[0]));
+      await this.onRecord?.(Number(params[0]), params[2]);
       this.nextAttempts.push(params[4]);
       return [];
     }
@@ -314,6 +329,53 @@ describe('DeliveryDispatcher', () => {
       );
     },
   );
+
+  it('lets go of a row claimed again while its outcome was being written, so its retry is not held for a whole lease', async () => {
+    const db = new ScriptedDatabase();
+    let sends = 0;
+    const notifier: Notifier = {
+      name: 'test',
+      send: () => {
+        sends += 1;
+        return sends === 1
+          ? Promise.reject(
+              new NotifierError('PagerDuty answered 503', true, {
+                status: 503,
+              }),
+            )
+          : Promise.resolve();
+      },
+    };
+    const dispatcher = dispatcherOn(db, notifier);
+    // A loaded host: the retry is due by the time a claim runs behind the write of the
+    // 503, and that claim returns the row before its send has left the in-flight set.
+    db.onRecord = async (id, state) => {
+      if (state !== 'pending' || db.claims.length !== 1) return;
+      dispatcher.wake();
+      await vi.waitFor(() => expect(db.claims).toHaveLength(2));
+      db.claims[1].resolve([{ id }]);
+      await new Promise((r) => setTimeout(r, 20));
+    };
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 1 }]);
+
+    // once the 503 is recorded, the claim that follows finds row 1 free: the second
+    // claim's lease was given back, not left to hold the retry for a whole lease (30 s)
+    await vi.waitFor(() => expect(db.claims.length).toBeGreaterThan(2));
+    expect(db.recorded).toEqual([{ id: 1, state: 'pending' }]);
+    await vi.waitFor(() => expect(db.leases.has(1)).toBe(false));
+    db.claims.at(-1)!.resolve([{ id: 1 }]);
+    await vi.waitFor(() =>
+      expect(db.recorded).toEqual([
+        { id: 1, state: 'pending' },
+        { id: 1, state: 'delivered' },
+      ]),
+    );
+    expect(sends).toBe(2);
+    for (const claim of db.claims.slice(3)) claim.resolve([]);
+    await dispatcher.drain(1_000);
+  });
 
   it.each([1e20, 3_000_000_000_000, Infinity, Number.NaN, -5_000])(
     'caps a Retry-After of %d ms at the retry maximum and goes on claiming',

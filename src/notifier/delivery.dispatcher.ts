@@ -191,12 +191,18 @@ export class DeliveryDispatcher
         this.again = false;
         const free = this.config.delivery.concurrency - this.inflight.size;
         if (free <= 0) break;
-        const rows = await this.claim(free);
+        const { rows, leaseUntil } = await this.claim(free);
         for (const row of rows) {
-          // Our own lease ran out while we were still sending (the clock stepped forward,
-          // or the loop stalled): the row is ours and its outcome is coming. Sending it
-          // again from this instance would page twice.
-          if (this.inflight.has(row.id)) continue;
+          // Still ours in flight: its lease ran out while we were sending (the clock
+          // stepped forward, or the loop stalled), or its outcome was written just before
+          // this claim ran (a retry already due on a loaded host). Sending it again from
+          // this instance would page twice; once the outcome is in, the lease this claim
+          // took is given back, or a retry would wait a whole lease for nobody.
+          const sending = this.inflight.get(row.id);
+          if (sending) {
+            void sending.then(() => this.giveBack(row.id, leaseUntil));
+            continue;
+          }
           const p: Promise<void> = this.deliver(row)
             // Only a shutdown gets here (deliver records or keeps trying): the row keeps its
             // lease and is sent again when it runs out. Never crash the process.
@@ -224,7 +230,36 @@ export class DeliveryDispatcher
     }
   }
 
-  private async claim(limit: number): Promise<Delivery[]> {
+  /**
+   * A lease this instance took on a row it is not sending: released, unless the row was
+   * leased again since (a later claim, the send's own renewal) or has been recorded.
+   */
+  private async giveBack(
+    id: Delivery['id'],
+    leaseUntil: string,
+  ): Promise<void> {
+    // shutting down: the lease runs out, as every other one left
+    if (this.stopped) return;
+    try {
+      await this.db.tx((m) =>
+        this.db.query(
+          m,
+          `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+           WHERE id = $1 AND lease_owner = $2 AND lease_until = $3 AND state = 'pending'`,
+          [id, this.instanceId, leaseUntil],
+        ),
+      );
+      this.wake();
+    } catch (error) {
+      this.logger.warn(
+        `giving back the lease of delivery ${id} failed, it runs out instead: ${maskedText(errorText(error), this.mask)}`,
+      );
+    }
+  }
+
+  private async claim(
+    limit: number,
+  ): Promise<{ rows: Delivery[]; leaseUntil: string }> {
     const now = this.clock.now();
     const leaseUntil = this.after(this.config.delivery.leaseMs);
     const paused = [...this.pausedUntil]
@@ -236,7 +271,7 @@ export class DeliveryDispatcher
       paused.length > 0 &&
       [...this.notifiers.keys()].every((name) => paused.includes(name))
     )
-      return [];
+      return { rows: [], leaseUntil };
     const sql = CLAIM_SQL.replace(
       '__LOCK__',
       this.db.isPostgres ? 'FOR UPDATE SKIP LOCKED' : '',
@@ -271,7 +306,7 @@ export class DeliveryDispatcher
           this.logger.error(`delivery ${String(row.id)} is dead: ${reason}`);
         }
       }
-      return claimed;
+      return { rows: claimed, leaseUntil };
     });
   }
 
