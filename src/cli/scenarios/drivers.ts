@@ -238,7 +238,8 @@ export async function startInProcess(
     const outbox = app
       .get<DataSource>(getDataSourceToken(ALERTING_DATA_SOURCE))
       .getRepository(Delivery);
-    const settle = async () => {
+    /** True once nothing is due or in flight; false when it gave up waiting (10 s). */
+    const settle = async (): Promise<boolean> => {
       const limit = Date.now() + 10_000;
       for (;;) {
         const due = await outbox.count({
@@ -251,12 +252,13 @@ export async function startInProcess(
         const busy =
           dispatcher.inflightCount > 0 ||
           pagerDuty.requests.some((r) => r.status === null);
-        if ((due === 0 && !busy) || Date.now() > limit) {
+        const quiet = due === 0 && !busy;
+        if (quiet || Date.now() > limit) {
           // what arrived is stamped now, not when an expectation first looks
           const at = clock.now().getTime() - startedAt;
           for (const r of pagerDuty.requests)
             if (r.status !== null && !seenAt.has(r)) seenAt.set(r, at);
-          return;
+          return quiet;
         }
         dispatcher.wake();
         await sleep(2);
@@ -274,7 +276,7 @@ export async function startInProcess(
       routingKeys,
       tickMs,
       now: () => clock.now().getTime(),
-      settle,
+      settle: async () => void (await settle()),
       /**
        * A discrete-event walk: the clock jumps to whichever comes first, the next
        * reconciler tick (every RECONCILE_INTERVAL since the file started) or the next
@@ -282,6 +284,7 @@ export async function startInProcess(
        */
       async advance(ms) {
         const until = clock.now().getTime() + ms;
+        let quiet = true;
         for (;;) {
           const now = clock.now().getTime();
           if (now >= until) return;
@@ -290,13 +293,19 @@ export async function startInProcess(
             order: { nextAttemptAt: 'ASC' },
           });
           const due = next ? Date.parse(next.nextAttemptAt) : Infinity;
+          // A retry that came due since the last settle is sent before the clock moves
+          // on, not jumped over; one that stays stuck past a settle's wait is left behind.
+          if (due <= now && quiet) {
+            quiet = await settle();
+            continue;
+          }
           const to = Math.min(until, nextTickAt, due > now ? due : Infinity);
           clock.offsetMs += Math.max(0, to - clock.now().getTime());
           if (clock.now().getTime() >= nextTickAt) {
             nextTickAt += tickMs;
             await reconciler.tick();
           }
-          await settle();
+          quiet = await settle();
         }
       },
       async events(notifier) {
