@@ -38,18 +38,38 @@ describe('SQLite outage (e2e)', () => {
   });
   afterAll(() => pd.stop());
 
+  /**
+   * Runs `during` while another process holds the file's write lock (SQLite waits 5 s
+   * for it, then gives up). The lock is taken as soon as a commit of ours lets go.
+   */
+  async function whileWriteLocked<T>(during: () => Promise<T>): Promise<T> {
+    const other = new Database(file);
+    other.pragma('busy_timeout = 0');
+    for (;;) {
+      try {
+        other.exec('BEGIN EXCLUSIVE');
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    try {
+      return await during();
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+  }
+
   it('answers 503 with Retry-After while another process holds the write lock, then takes the alerts once it is released', async () => {
     await t.api
       .post('/v1/alerts')
       .send({ severity: 'critical', alarmName: 'before-lock' })
       .expect(202);
-    const other = new Database(file);
-    other.pragma('busy_timeout = 0');
-    other.exec('BEGIN EXCLUSIVE');
-    let answers;
-    try {
-      // concurrently: one commit group, one busy wait
-      answers = await Promise.all([
+    // concurrently: one commit group, one busy wait
+    const answers = await whileWriteLocked(() =>
+      Promise.all([
         t.api
           .post('/v1/alerts')
           .send({ severity: 'critical', alarmName: 'while-locked' }),
@@ -57,11 +77,8 @@ describe('SQLite outage (e2e)', () => {
           .post('/v1/alerts/templates/high-latency')
           .send({ currentValue: 900, threshold: 500 }),
         t.api.post('/v1/incidents/before-lock/acknowledge'),
-      ]);
-    } finally {
-      other.exec('ROLLBACK');
-      other.close();
-    }
+      ]),
+    );
     for (const res of answers) {
       expect(res.status, JSON.stringify(res.body)).toBe(503);
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
@@ -84,28 +101,6 @@ describe('SQLite outage (e2e)', () => {
     await pd.waitFor((r) => r.some((e) => e.dedupKey === 'while-locked'));
   });
 
-  /** Another process's write lock, held for `ms` (SQLite waits 5 s for it, then gives up). */
-  async function holdWriteLock(ms: number): Promise<void> {
-    const other = new Database(file);
-    other.pragma('busy_timeout = 0');
-    // the service may be mid-commit: take the lock as soon as it lets go
-    for (;;) {
-      try {
-        other.exec('BEGIN EXCLUSIVE');
-        break;
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-    try {
-      await new Promise((r) => setTimeout(r, ms));
-    } finally {
-      other.exec('ROLLBACK');
-      other.close();
-    }
-  }
-
   it('writes the repeats it answered while the write lock was held elsewhere once it is released', async () => {
     const key = 'repeated-while-locked';
     await t.api
@@ -113,16 +108,16 @@ describe('SQLite outage (e2e)', () => {
       .send({ severity: 'warning', alarmName: key })
       .expect(202);
     // the lock holder starts first; the repeats are answered from memory meanwhile
-    const locked = holdWriteLock(6_000);
+    const locked = whileWriteLocked(
+      () => new Promise((r) => setTimeout(r, 6_000)),
+    );
     await new Promise((r) => setTimeout(r, 50));
     for (let i = 0; i < 3; i++) {
       const res = await t.api
         .post('/v1/alerts')
         .send({ severity: 'warning', alarmName: key });
       expect(res.status, JSON.stringify(res.body)).toBe(202);
-      expect(res.body.results?.[0]?.action ?? res.body.action).toBe(
-        'deduplicated',
-      );
+      expect(res.body.results[0].action).toBe('deduplicated');
     }
     await locked;
 
