@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type pg from 'pg';
@@ -77,13 +77,31 @@ export function sqliteFileProblem(connection: unknown): string | undefined {
 }
 
 /**
+ * `mkdir -p`, one level at a time. Node 20's recursive `mkdirSync` never returns for a
+ * path under `/proc` (mkdir answers ENOENT there, and it retries the parent forever).
+ */
+function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  while (!existsSync(at)) {
+    missing.push(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  // a file where a directory should be: mkdir names it (EEXIST)
+  if (existsSync(at) && !statSync(at).isDirectory()) mkdirSync(at);
+  for (const level of missing.reverse()) mkdirSync(level);
+}
+
+/**
  * Why the SQLite file `file` of `databaseUrl` cannot be used, or null: its directory
  * cannot be created (a file in the way, say) or it is a directory. Creates the directory
  * when it can.
  */
 function sqlitePathProblem(databaseUrl: string, file: string): string | null {
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirectory(dirname(file));
     if (statSync(file, { throwIfNoEntry: false })?.isDirectory())
       return `DATABASE_URL ${databaseUrl}: ${file} is a directory, not a SQLite file`;
   } catch (error) {

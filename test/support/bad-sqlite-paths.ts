@@ -15,6 +15,12 @@ export const BAD_SQLITE_PATHS: [string, (dir: string) => string, RegExp][] = [
     /cannot create the directory of the SQLite file \(.*taken\): EEXIST/,
   ],
   [
+    // Node 20's recursive mkdirSync loops forever here: the boot hung instead of failing
+    'its directory cannot exist (under /proc)',
+    () => `sqlite:/proc/alerting-no-such-dir-${process.pid}/alerting.sqlite`,
+    /cannot create the directory of the SQLite file \(\/proc\/alerting-no-such-dir-\d+\): ENOENT/,
+  ],
+  [
     'the path is a directory',
     (dir) => `sqlite:${dir}`,
     /is a directory, not a SQLite file/,
