@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from './data-source.options.js';
 import { DatabaseService, isUniqueViolation } from './database.service.js';
@@ -70,5 +73,35 @@ describe('DatabaseService group commit on SQLite', () => {
 
     expect(value).toBe('recovered');
     expect(await keys()).toEqual(['mine', 'taken']);
+  });
+});
+
+describe('the SQLite connection the service opens on a file', () => {
+  let dir: string;
+  let dataSource: DataSource;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'alerting-pragmas-'));
+    dataSource = new DataSource(
+      dataSourceOptions(`sqlite:${join(dir, 'alerting.sqlite')}`),
+    );
+    await dataSource.initialize();
+  });
+  afterEach(async () => {
+    await dataSource.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const pragma = async (name: string) =>
+    Object.values(
+      (await dataSource.query<Record<string, unknown>[]>(`PRAGMA ${name}`))[0],
+    )[0];
+
+  it('is durable against a killed process, checkpoints often, and journals savepoints in memory', async () => {
+    expect(await pragma('journal_mode')).toBe('wal');
+    expect(await pragma('synchronous')).toBe(1); // NORMAL
+    expect(await pragma('wal_autocheckpoint')).toBe(250);
+    expect(await pragma('busy_timeout')).toBe(5000);
+    // 2 = MEMORY: no temporary file created and deleted by every grouped commit
+    expect(await pragma('temp_store')).toBe(2);
   });
 });
