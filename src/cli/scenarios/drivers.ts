@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { type DataSource, LessThanOrEqual } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { parse as parseYaml } from 'yaml';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { Clock } from '../../ops/clock.js';
@@ -238,16 +238,38 @@ export async function startInProcess(
     const outbox = app
       .get<DataSource>(getDataSourceToken(ALERTING_DATA_SOURCE))
       .getRepository(Delivery);
+    /**
+     * The oldest pending row of each notifier and key: the only ones that can be sent. A
+     * row behind it (a resolve behind its trigger in backoff) waits for it, so it is due
+     * when its head is, not at its own time.
+     */
+    const heads = async (): Promise<Delivery[]> => {
+      const pending = await outbox.find({
+        where: { state: 'pending' },
+        select: {
+          id: true,
+          notifier: true,
+          dedupKey: true,
+          nextAttemptAt: true,
+        },
+        order: { id: 'ASC' },
+      });
+      const keys = new Set<string>();
+      return pending.filter((row) => {
+        const key = `${row.notifier}\n${row.dedupKey}`;
+        if (keys.has(key)) return false;
+        keys.add(key);
+        return true;
+      });
+    };
     /** True once nothing is due or in flight; false when it gave up waiting (10 s). */
     const settle = async (): Promise<boolean> => {
       const limit = Date.now() + 10_000;
       for (;;) {
-        const due = await outbox.count({
-          where: {
-            state: 'pending',
-            nextAttemptAt: LessThanOrEqual(clock.now().toISOString()),
-          },
-        });
+        const now = clock.now().toISOString();
+        const due = (await heads()).filter(
+          (r) => r.nextAttemptAt <= now,
+        ).length;
         // a claimed row is leased, so not due, while its request is still on the way
         const busy =
           dispatcher.inflightCount > 0 ||
@@ -288,11 +310,9 @@ export async function startInProcess(
         for (;;) {
           const now = clock.now().getTime();
           if (now >= until) return;
-          const next = await outbox.findOne({
-            where: { state: 'pending' },
-            order: { nextAttemptAt: 'ASC' },
-          });
-          const due = next ? Date.parse(next.nextAttemptAt) : Infinity;
+          const due = Math.min(
+            ...(await heads()).map((r) => Date.parse(r.nextAttemptAt)),
+          );
           // A retry that came due since the last settle is sent before the clock moves
           // on, not jumped over; one that stays stuck past a settle's wait is left behind.
           if (due <= now && quiet) {
