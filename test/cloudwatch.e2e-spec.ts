@@ -60,12 +60,6 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
 
   const post = (body: unknown) =>
     t.api.post('/v1/cloudwatch/events').send(body as object);
-  const incidentsFor = (dedupKey: string) =>
-    t.dataSource.getRepository(Incident).findBy({ dedupKey });
-  const deliveriesFor = (dedupKey: string) =>
-    t.dataSource
-      .getRepository(Delivery)
-      .find({ where: { dedupKey }, order: { id: 'ASC' } });
   const counts = async () => ({
     incidents: await t.dataSource.getRepository(Incident).count(),
     deliveries: await t.dataSource.getRepository(Delivery).count(),
@@ -115,7 +109,7 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
         currentValue: 99.50160229693434,
       },
     });
-    expect(await incidentsFor(key)).toEqual([
+    expect(await t.incidentsOf(key)).toEqual([
       expect.objectContaining({
         status: 'resolved',
         ingestSource: 'eventbridge',
@@ -135,8 +129,8 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
       action: 'deduplicated',
     });
 
-    expect(await incidentsFor(key)).toHaveLength(1);
-    expect((await deliveriesFor(key)).map((d) => d.action)).toEqual([
+    expect(await t.incidentsOf(key)).toHaveLength(1);
+    expect((await t.deliveriesOf(key)).map((d) => d.action)).toEqual([
       'trigger',
     ]);
     const events = await pd.waitFor((r) => r.length === 1);
@@ -160,10 +154,10 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
       action: 'ignored',
     });
 
-    const incidents = await incidentsFor(key);
+    const incidents = await t.incidentsOf(key);
     expect(incidents).toHaveLength(1);
     expect(incidents[0].status).toBe('resolved');
-    expect((await deliveriesFor(key)).map((d) => d.action)).toEqual([
+    expect((await t.deliveriesOf(key)).map((d) => d.action)).toEqual([
       'trigger',
       'resolve',
     ]);
@@ -201,14 +195,14 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
         action: 'triggered',
       },
     ]);
-    expect(await incidentsFor('ServiceAggregatedAlarm')).toEqual([
+    expect(await t.incidentsOf('ServiceAggregatedAlarm')).toEqual([
       expect.objectContaining({
         metricName: null,
         status: 'triggered',
         ingestSource: 'eventbridge',
       }),
     ]);
-    expect(await incidentsFor('TotalNetworkTrafficTooHigh-e1')).toEqual([
+    expect(await t.incidentsOf('TotalNetworkTrafficTooHigh-e1')).toEqual([
       expect.objectContaining({ metricName: 'e1', status: 'triggered' }),
     ]);
     const events = await pd.waitFor((r) => r.length === 2);
@@ -274,7 +268,7 @@ describe('POST /v1/cloudwatch/events (e2e)', () => {
       expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
       expect(JSON.stringify(res.body.message)).toContain(mentions);
       expect(await counts()).toEqual(before);
-      expect(await incidentsFor('BatchVictim-CPUUtilization')).toEqual([]);
+      expect(await t.incidentsOf('BatchVictim-CPUUtilization')).toEqual([]);
     });
   });
 });

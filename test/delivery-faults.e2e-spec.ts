@@ -68,12 +68,8 @@ describe('Delivery under PagerDuty faults (e2e)', () => {
       .expect(202);
     return name;
   };
-  const deliveriesOf = (dedupKey: string) =>
-    t.dataSource
-      .getRepository(Delivery)
-      .find({ where: { dedupKey }, order: { id: 'ASC' } });
   const statesOf = async (key: string) =>
-    (await deliveriesOf(key)).map((d) => d.state);
+    (await t.deliveriesOf(key)).map((d) => d.state);
   const actionsAt = (key: string) =>
     pd.eventsFor(key).map((e) => e.body.event_action as string);
 
@@ -106,7 +102,7 @@ describe('Delivery under PagerDuty faults (e2e)', () => {
       );
       await expect.poll(() => statesOf(throttled)).toEqual(['delivered']);
       await expect.poll(() => statesOf(other)).toEqual(['delivered']);
-      const [row] = await deliveriesOf(throttled);
+      const [row] = await t.deliveriesOf(throttled);
       expect(row.attempts).toBe(2);
       expect(row.lastError).toContain('Retry-After');
     },
@@ -119,7 +115,7 @@ describe('Delivery under PagerDuty faults (e2e)', () => {
 
     await expect.poll(() => statesOf(key)).toEqual(['delivered']);
     await expect.poll(() => statesOf(other)).toEqual(['delivered']);
-    const [row] = await deliveriesOf(key);
+    const [row] = await t.deliveriesOf(key);
     expect(row.attempts).toBe(1);
     expect(row.lastResponse).toMatchObject({ status: 202 });
     expect(
@@ -142,7 +138,7 @@ describe('Delivery under PagerDuty faults (e2e)', () => {
       .poll(() => statesOf(slow), { timeout: 8_000 })
       .toEqual(['delivered']);
     expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + 5_000);
-    expect((await deliveriesOf(slow))[0].attempts).toBe(1);
+    expect((await t.deliveriesOf(slow))[0].attempts).toBe(1);
     expect(actionsAt(slow)).toEqual(['trigger']);
   });
 
@@ -165,7 +161,7 @@ describe('Delivery under PagerDuty faults (e2e)', () => {
     });
     const html = await fire();
     await expect.poll(() => statesOf(html)).toEqual(['delivered']);
-    expect((await deliveriesOf(html))[0].lastResponse).toEqual({
+    expect((await t.deliveriesOf(html))[0].lastResponse).toEqual({
       status: 202,
       body: '<html><body>queued</body></html>',
     });
@@ -173,7 +169,7 @@ describe('Delivery under PagerDuty faults (e2e)', () => {
     pd.failNext(1, 200, '<html><body>captive portal</body></html>');
     const portal = await fire();
     await expect.poll(() => statesOf(portal)).toEqual(['delivered']);
-    expect((await deliveriesOf(portal))[0].attempts).toBe(2);
+    expect((await t.deliveriesOf(portal))[0].attempts).toBe(2);
     expect(actionsAt(html)).toEqual(['trigger']);
     expect(actionsAt(portal)).toEqual(['trigger']);
   });
@@ -211,7 +207,7 @@ describe('Delivery under PagerDuty faults (e2e)', () => {
     await pd.goDown();
     const broken = await fire();
     await expect
-      .poll(async () => (await deliveriesOf(broken))[0].attempts)
+      .poll(async () => (await t.deliveriesOf(broken))[0].attempts)
       .toBeGreaterThanOrEqual(1);
     const p = t.dataSource.options.type === 'postgres' ? '$1' : '?';
     await t.dataSource.query(

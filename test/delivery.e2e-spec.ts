@@ -51,21 +51,17 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
       .expect(202);
     return name;
   };
-  const deliveriesOf = (dedupKey: string) =>
-    t.dataSource
-      .getRepository(Delivery)
-      .find({ where: { dedupKey }, order: { id: 'ASC' } });
 
   it('retries through three 500s and delivers on the 202', async () => {
     pd.failNext(3, 500);
     const key = await fire();
     await pd.waitFor((r) => r.length === 1, 10_000);
     expect(pd.requests.map((r) => r.status)).toEqual([500, 500, 500, 202]);
-    const [row] = await deliveriesOf(key);
+    const [row] = await t.deliveriesOf(key);
     await expect
-      .poll(async () => (await deliveriesOf(key))[0].state)
+      .poll(async () => (await t.deliveriesOf(key))[0].state)
       .toBe('delivered');
-    expect((await deliveriesOf(key))[0].attempts).toBe(4);
+    expect((await t.deliveriesOf(key))[0].attempts).toBe(4);
     void row;
   });
 
@@ -77,7 +73,7 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     expect(first.status).toBe(429);
     expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(900);
     await expect
-      .poll(async () => (await deliveriesOf(key))[0].state)
+      .poll(async () => (await t.deliveriesOf(key))[0].state)
       .toBe('delivered');
   });
 
@@ -90,7 +86,7 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     });
     const key = await fire();
     await expect
-      .poll(async () => (await deliveriesOf(key))[0]?.state)
+      .poll(async () => (await t.deliveriesOf(key))[0]?.state)
       .toBe('dead');
     expect(pd.requests).toHaveLength(1);
     const res = await t.api.get('/v1/deliveries?state=dead').expect(200);
@@ -114,7 +110,7 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     await t.api.post(`/v1/deliveries/${dead.id}/retry`).expect(202);
     await pd.waitFor((r) => r.length === 1, 5_000);
     await expect
-      .poll(async () => (await deliveriesOf(key))[0].state)
+      .poll(async () => (await t.deliveriesOf(key))[0].state)
       .toBe('delivered');
     await t.api.post(`/v1/deliveries/${dead.id}/retry`).expect(409);
     await t.api.post('/v1/deliveries/999999999/retry').expect(404);
@@ -126,11 +122,11 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     await fire('resolved', key);
     const other = await fire('firing');
     await expect
-      .poll(async () => (await deliveriesOf(key))[0].attempts, {
+      .poll(async () => (await t.deliveriesOf(key))[0].attempts, {
         timeout: 5_000,
       })
       .toBeGreaterThanOrEqual(2);
-    const rows = await deliveriesOf(key);
+    const rows = await t.deliveriesOf(key);
     expect(rows.map((r) => [r.action, r.state])).toEqual([
       ['trigger', 'pending'],
       ['resolve', 'pending'],
@@ -158,7 +154,7 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     pd.hang(false);
     const free = await fire();
     await pd.waitFor((r) => r.some((e) => e.dedupKey === free), 5_000);
-    expect((await deliveriesOf(stuck))[0].state).toBe('pending');
+    expect((await t.deliveriesOf(stuck))[0].state).toBe('pending');
   });
 
   const dead400 = () =>
@@ -168,7 +164,7 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
       errors: ['payload.summary is missing'],
     });
   const stateOf = async (key: string, action: string) =>
-    (await deliveriesOf(key)).find((d) => d.action === action)?.state;
+    (await t.deliveriesOf(key)).find((d) => d.action === action)?.state;
 
   it('refuses (409) to retry a dead trigger once its resolve was delivered, so PagerDuty’s last word stays the resolve', async () => {
     dead400();
@@ -176,7 +172,7 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     await expect.poll(() => stateOf(key, 'trigger')).toBe('dead');
     await fire('resolved', key);
     await expect.poll(() => stateOf(key, 'resolve')).toBe('delivered');
-    const [trigger] = await deliveriesOf(key);
+    const [trigger] = await t.deliveriesOf(key);
 
     const res = await t.api
       .post(`/v1/deliveries/${trigger.id}/retry`)
@@ -199,7 +195,7 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     dead400();
     await fire('resolved', key);
     await expect.poll(() => stateOf(key, 'resolve')).toBe('dead');
-    const [trigger, resolve] = await deliveriesOf(key);
+    const [trigger, resolve] = await t.deliveriesOf(key);
 
     await t.api.post(`/v1/deliveries/${trigger.id}/retry`).expect(202);
     await t.api.post(`/v1/deliveries/${resolve.id}/retry`).expect(202);
@@ -210,7 +206,7 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
       'resolve',
     ]);
     await expect
-      .poll(async () => (await deliveriesOf(key)).map((d) => d.state))
+      .poll(async () => (await t.deliveriesOf(key)).map((d) => d.state))
       .toEqual(['delivered', 'delivered']);
   });
 
@@ -221,7 +217,7 @@ describe('Durable delivery to PagerDuty (e2e)', () => {
     pd.hang(true);
     await fire('resolved', key);
     await expect.poll(() => pd.requests.length).toBe(2);
-    const [trigger] = await deliveriesOf(key);
+    const [trigger] = await t.deliveriesOf(key);
 
     const res = await t.api
       .post(`/v1/deliveries/${trigger.id}/retry`)

@@ -176,13 +176,6 @@ describe('POST /v1/sns (e2e)', () => {
     snsMessages: await t.dataSource.getRepository(SnsMessageRecord).count(),
   });
 
-  const incidentsFor = (dedupKey: string) =>
-    t.dataSource.getRepository(Incident).findBy({ dedupKey });
-  const deliveriesFor = (dedupKey: string) =>
-    t.dataSource
-      .getRepository(Delivery)
-      .find({ where: { dedupKey }, order: { id: 'ASC' } });
-
   describe('authentic deliveries', () => {
     it.each([
       ['1', 'text/plain; charset=UTF-8'],
@@ -212,7 +205,7 @@ describe('POST /v1/sns (e2e)', () => {
             },
           ],
         });
-        const [incident] = await incidentsFor(key);
+        const [incident] = await t.incidentsOf(key);
         expect(incident).toMatchObject({
           status: 'triggered',
           severity: 'WARNING',
@@ -497,7 +490,7 @@ describe('POST /v1/sns (e2e)', () => {
         ['trigger', key],
         ['resolve', key],
       ]);
-      const incidents = await incidentsFor(key);
+      const incidents = await t.incidentsOf(key);
       expect(incidents).toHaveLength(1);
       expect(incidents[0]).toMatchObject({
         status: 'resolved',
@@ -506,11 +499,11 @@ describe('POST /v1/sns (e2e)', () => {
       // PagerDuty has answered; the row is marked delivered right after.
       await eventually(
         async () =>
-          (await deliveriesFor(key)).every((d) => d.state === 'delivered'),
+          (await t.deliveriesOf(key)).every((d) => d.state === 'delivered'),
         'delivered rows',
       );
       expect(
-        (await deliveriesFor(key)).map((d) => [d.action, d.state]),
+        (await t.deliveriesOf(key)).map((d) => [d.action, d.state]),
       ).toEqual([
         ['trigger', 'delivered'],
         ['resolve', 'delivered'],
@@ -541,14 +534,14 @@ describe('POST /v1/sns (e2e)', () => {
         action: 'deduplicated',
       });
 
-      const incidents = await incidentsFor(key);
+      const incidents = await t.incidentsOf(key);
       expect(incidents).toHaveLength(1);
       expect(incidents[0]).toMatchObject({
         status: 'triggered',
         occurrences: 2,
       });
       await pd.waitFor((r) => r.length === 1);
-      expect((await deliveriesFor(key)).map((d) => d.action)).toEqual([
+      expect((await t.deliveriesOf(key)).map((d) => d.action)).toEqual([
         'trigger',
       ]);
     });
@@ -570,11 +563,11 @@ describe('POST /v1/sns (e2e)', () => {
         action: 'ignored',
       });
 
-      const incidents = await incidentsFor(key);
+      const incidents = await t.incidentsOf(key);
       expect(incidents).toHaveLength(1);
       expect(incidents[0].status).toBe('resolved');
       // The outbox is what gets sent: two rows means no third event can ever go out.
-      expect((await deliveriesFor(key)).map((d) => d.action)).toEqual([
+      expect((await t.deliveriesOf(key)).map((d) => d.action)).toEqual([
         'trigger',
         'resolve',
       ]);
@@ -602,7 +595,7 @@ describe('POST /v1/sns (e2e)', () => {
         dedupKey: key,
         action: 'ignored',
       });
-      expect(await incidentsFor(key)).toHaveLength(0);
+      expect(await t.incidentsOf(key)).toHaveLength(0);
       const newer = await deliver(
         notify(alarmMessage(name, 'ALARM', '2025-05-01T10:20:00.000+0000')),
       ).expect(202);
@@ -645,14 +638,14 @@ describe('POST /v1/sns (e2e)', () => {
         action: 'triggered',
       });
 
-      expect(await incidentsFor('ServiceAggregatedAlarm')).toEqual([
+      expect(await t.incidentsOf('ServiceAggregatedAlarm')).toEqual([
         expect.objectContaining({
           severity: 'CRITICAL',
           metricName: null,
           status: 'triggered',
         }),
       ]);
-      expect(await incidentsFor('EXAMPLE-e1')).toEqual([
+      expect(await t.incidentsOf('EXAMPLE-e1')).toEqual([
         expect.objectContaining({
           metricName: 'e1',
           threshold: 0,

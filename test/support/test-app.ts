@@ -10,6 +10,8 @@ import { configureApp, createAdapter } from '../../src/app.setup.js';
 import { CLOCK, type Clock } from '../../src/ops/clock.js';
 import { loadAlertingConfig } from '../../src/config/alerting.config.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
+import { Delivery } from '../../src/notifier/delivery.entity.js';
+import { Incident } from '../../src/alerting/incident.entity.js';
 
 export const TEST_API_KEY = 'test-api-key-0123456789';
 export const ROUTING_KEY = '0123456789abcdef0123456789abcdef';
@@ -36,6 +38,10 @@ export interface TestApp {
     post: (path: string) => request.Test;
     patch: (path: string) => request.Test;
   };
+  /** the outbox rows of a dedup key, oldest first */
+  deliveriesOf(dedupKey: string): Promise<Delivery[]>;
+  /** every incident of a dedup key */
+  incidentsOf(dedupKey: string): Promise<Incident[]>;
   close(): Promise<void>;
 }
 
@@ -74,16 +80,25 @@ export async function createTestApp(
   const server = app.getHttpServer();
   const auth = (t: request.Test) =>
     t.set('Authorization', `Bearer ${TEST_API_KEY}`);
+  const dataSource = app.get<DataSource>(
+    getDataSourceToken(ALERTING_DATA_SOURCE),
+  );
   return {
     app,
     db,
-    dataSource: app.get<DataSource>(getDataSourceToken(ALERTING_DATA_SOURCE)),
+    dataSource,
     http: () => request(server),
     api: {
       get: (path) => auth(request(server).get(path)),
       post: (path) => auth(request(server).post(path)),
       patch: (path) => auth(request(server).patch(path)),
     },
+    deliveriesOf: (dedupKey) =>
+      dataSource
+        .getRepository(Delivery)
+        .find({ where: { dedupKey }, order: { id: 'ASC' } }),
+    incidentsOf: (dedupKey) =>
+      dataSource.getRepository(Incident).findBy({ dedupKey }),
     async close() {
       await app.close();
       if (!options.db) await db.drop();
