@@ -6,6 +6,7 @@ import {
   rmSync,
   symlinkSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,15 @@ function readmeCommands(): { start: string; test: string } {
   return { start, test };
 }
 
+/** Whether nothing listens on `port`: the README's server could not, and requests would reach the other one. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '0.0.0.0', () => probe.close(() => resolve(true)));
+  });
+}
+
 describe('README start command on a fresh clone', () => {
   let dir: string;
   beforeAll(() => {
@@ -37,6 +47,10 @@ describe('README start command on a fresh clone', () => {
     const { start, test } = readmeCommands();
     expect(start).toMatch(/^npm ci && npm start$/);
     expect(test).toMatch(/^npm ci && npm test$/);
+    expect(
+      await portIsFree(3000),
+      'port 3000 is taken by another process: stop it, the README command serves there',
+    ).toBe(true);
     const repo = join(dir, 'repo');
     const child = spawn('npm', ['start'], {
       cwd: repo,
