@@ -49,16 +49,22 @@ function errorText(error: unknown): string {
 const sleep = (ms: number) =>
   new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Of pending outbox row `d`: it is the oldest pending row of its notifier and key, the only
+ * one that may be sent, so a resolve never overtakes its trigger.
+ */
+export const HEAD_OF_ITS_KEY = `NOT EXISTS (
+        SELECT 1 FROM deliveries p
+        WHERE p.state = 'pending' AND p.notifier = d.notifier AND p.dedup_key = d.dedup_key AND p.id < d.id
+      )`;
+
 const CLAIM_SQL = `
   UPDATE deliveries SET lease_owner = $1, lease_until = $2
   WHERE id IN (
     SELECT d.id FROM deliveries d
     WHERE d.state = 'pending' AND d.next_attempt_at <= $3
       AND (d.lease_until IS NULL OR d.lease_until < $3)
-      AND NOT EXISTS (
-        SELECT 1 FROM deliveries p
-        WHERE p.state = 'pending' AND p.notifier = d.notifier AND p.dedup_key = d.dedup_key AND p.id < d.id
-      )
+      AND ${HEAD_OF_ITS_KEY}
       __PAUSED__
     ORDER BY d.next_attempt_at, d.id
     LIMIT $4 __LOCK__

@@ -8,7 +8,11 @@ import type { DataSource } from 'typeorm';
 import { parse as parseYaml } from 'yaml';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { Clock } from '../../ops/clock.js';
-import { DeliveryDispatcher } from '../../notifier/delivery.dispatcher.js';
+import {
+  DeliveryDispatcher,
+  HEAD_OF_ITS_KEY,
+} from '../../notifier/delivery.dispatcher.js';
+import { DatabaseService } from '../../database/database.service.js';
 import { Delivery } from '../../notifier/delivery.entity.js';
 import { ReconcilerService } from '../../reconciler/reconciler.service.js';
 import { AppModule } from '../../app.module.js';
@@ -238,38 +242,28 @@ export async function startInProcess(
     const outbox = app
       .get<DataSource>(getDataSourceToken(ALERTING_DATA_SOURCE))
       .getRepository(Delivery);
+    const db = app.get(DatabaseService, { strict: false });
     /**
-     * The oldest pending row of each notifier and key: the only ones that can be sent. A
-     * row behind it (a resolve behind its trigger in backoff) waits for it, so it is due
-     * when its head is, not at its own time.
+     * When each sendable row is due: the oldest pending row of each notifier and key, as
+     * the dispatcher claims them. A row behind it (a resolve behind its trigger in
+     * backoff) waits for it, so it is due when its head is, not at its own time.
      */
-    const heads = async (): Promise<Delivery[]> => {
-      const pending = await outbox.find({
-        where: { state: 'pending' },
-        select: {
-          id: true,
-          notifier: true,
-          dedupKey: true,
-          nextAttemptAt: true,
-        },
-        order: { id: 'ASC' },
-      });
-      const keys = new Set<string>();
-      return pending.filter((row) => {
-        const key = `${row.notifier}\n${row.dedupKey}`;
-        if (keys.has(key)) return false;
-        keys.add(key);
-        return true;
-      });
-    };
+    const headsDueAt = async (): Promise<number[]> =>
+      (
+        await db.read((m) =>
+          db.query<{ next_attempt_at: string }>(
+            m,
+            `SELECT d.next_attempt_at FROM deliveries d WHERE d.state = 'pending' AND ${HEAD_OF_ITS_KEY}`,
+            [],
+          ),
+        )
+      ).map((r) => Date.parse(r.next_attempt_at));
     /** True once nothing is due or in flight; false when it gave up waiting (10 s). */
     const settle = async (): Promise<boolean> => {
       const limit = Date.now() + 10_000;
       for (;;) {
-        const now = clock.now().toISOString();
-        const due = (await heads()).filter(
-          (r) => r.nextAttemptAt <= now,
-        ).length;
+        const now = clock.now().getTime();
+        const due = (await headsDueAt()).filter((at) => at <= now).length;
         // a claimed row is leased, so not due, while its request is still on the way
         const busy =
           dispatcher.inflightCount > 0 ||
@@ -310,9 +304,7 @@ export async function startInProcess(
         for (;;) {
           const now = clock.now().getTime();
           if (now >= until) return;
-          const due = Math.min(
-            ...(await heads()).map((r) => Date.parse(r.nextAttemptAt)),
-          );
+          const due = Math.min(...(await headsDueAt()));
           // A retry that came due since the last settle is sent before the clock moves
           // on, not jumped over; one that stays stuck past a settle's wait is left behind.
           if (due <= now && quiet) {
