@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import type pg from 'pg';
 import type { DataSourceOptions } from 'typeorm';
 import { alertingMigrations } from './migrations/index.js';
+import { REST_CHECKPOINT_PAGES } from './checkpoint-pacer.js';
 
 /** The name of the module's own TypeORM DataSource (`@InjectDataSource(ALERTING_DATA_SOURCE)`). */
 export const ALERTING_DATA_SOURCE = 'alerting';
@@ -55,6 +56,17 @@ const openedFiles = new WeakMap<
   object,
   { file: string; dev: number; ino: number }
 >();
+
+/** The connection is one this module opened on a SQLite file, so its pragmas are the module's to tune. */
+export function isOwnSqliteFile(
+  connection: unknown,
+): connection is { pragma: (source: string) => unknown } {
+  return (
+    typeof connection === 'object' &&
+    connection !== null &&
+    openedFiles.has(connection)
+  );
+}
 
 /**
  * Why the SQLite file a connection opened can no longer be trusted, if it cannot: deleted
@@ -149,8 +161,9 @@ export function dataSourceOptions(
         // The checkpoint runs inside the commit that crosses the mark and syncs twice:
         // every request waiting on that commit waits for it. 250 pages instead of
         // SQLite's 1000 cut the p99 of ingest→PagerDuty at 200 alerts/s from 9-10 ms to
-        // 6-8 ms for the same throughput (100 pages cost throughput).
-        db.pragma('wal_autocheckpoint = 250');
+        // 6-8 ms for the same throughput. That is the threshold at rest: DatabaseService
+        // raises it while writes queue (see CheckpointPacer).
+        db.pragma(`wal_autocheckpoint = ${REST_CHECKPOINT_PAGES}`);
         // A transaction of several units sets a savepoint per unit, and SQLite journals
         // each page a savepoint changes to a temporary file it creates and deletes per
         // commit: 7 of the 20 write calls of a new incident under load. Kept in memory,

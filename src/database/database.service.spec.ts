@@ -2,6 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import {
+  BUSY_CHECKPOINT_PAGES,
+  REST_CHECKPOINT_PAGES,
+} from './checkpoint-pacer.js';
 import { dataSourceOptions } from './data-source.options.js';
 import { DatabaseService, isUniqueViolation } from './database.service.js';
 
@@ -103,5 +107,22 @@ describe('the SQLite connection the service opens on a file', () => {
     expect(await pragma('busy_timeout')).toBe(5000);
     // 2 = MEMORY: no temporary file created and deleted by every grouped commit
     expect(await pragma('temp_store')).toBe(2);
+  });
+
+  it('checkpoints less often while writes queue behind each commit, and often again once they stop', async () => {
+    const db = new DatabaseService(dataSource);
+    await dataSource.query('CREATE TABLE t (k TEXT NOT NULL)');
+    const put = (k: string) =>
+      db.tx((m) => db.query(m, 'INSERT INTO t (k) VALUES ($1)', [k]));
+
+    // eight writers at once: each commit holds the eight units that queued together
+    for (let round = 0; round < 20; round++)
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) => put(`busy-${round}-${i}`)),
+      );
+    expect(await pragma('wal_autocheckpoint')).toBe(BUSY_CHECKPOINT_PAGES);
+
+    for (let i = 0; i < 40; i++) await put(`alone-${i}`);
+    expect(await pragma('wal_autocheckpoint')).toBe(REST_CHECKPOINT_PAGES);
   });
 });

@@ -7,8 +7,10 @@ import {
   type ObjectLiteral,
 } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { CheckpointPacer } from './checkpoint-pacer.js';
 import {
   ALERTING_DATA_SOURCE,
+  isOwnSqliteFile,
   sqliteFileProblem,
 } from './data-source.options.js';
 import { DatabaseUnavailableError } from './database-unavailable.js';
@@ -44,6 +46,8 @@ export class DatabaseService {
   /** the table prefix; raw SQL is rewritten once per distinct statement */
   readonly tablePrefix: string;
   private readonly prefixed = new Map<string, string>();
+  /** null: not a SQLite file this module opened, so its checkpoints are not ours to pace */
+  private pacer?: CheckpointPacer | null;
 
   constructor(
     @InjectDataSource(ALERTING_DATA_SOURCE) readonly dataSource: DataSource,
@@ -129,12 +133,31 @@ export class DatabaseService {
     await this.dataSource.query('SELECT 1');
   }
 
+  private get sqliteConnection(): unknown {
+    return (this.dataSource.driver as { databaseConnection?: unknown })
+      .databaseConnection;
+  }
+
   private assertSqliteFile(): void {
-    const problem = sqliteFileProblem(
-      (this.dataSource.driver as { databaseConnection?: unknown })
-        .databaseConnection,
-    );
+    const problem = sqliteFileProblem(this.sqliteConnection);
     if (problem) throw new DatabaseUnavailableError(problem);
+  }
+
+  /** Tells the checkpoint pacer how many units a commit held; a tuning knob, never a failure. */
+  private paceCheckpoints(units: number): void {
+    if (this.pacer === undefined)
+      this.pacer = isOwnSqliteFile(this.sqliteConnection)
+        ? new CheckpointPacer((pages) => {
+            const connection = this.sqliteConnection;
+            if (isOwnSqliteFile(connection))
+              connection.pragma(`wal_autocheckpoint = ${pages}`);
+          })
+        : null;
+    try {
+      this.pacer?.committed(units);
+    } catch {
+      // the connection closed under us: the next commit says so, not this
+    }
   }
 
   private async commitGroup(group: Queued[]): Promise<void> {
@@ -171,6 +194,7 @@ export class DatabaseService {
           }
         }
       await runner.commitTransaction();
+      this.paceCheckpoints(group.length);
     } catch (error) {
       await runner.rollbackTransaction().catch(() => undefined);
       for (const item of group) item.reject(error);
