@@ -95,7 +95,7 @@ describe('The package tarball (e2e)', () => {
           target.replace(/^\.\//, ''),
         );
     }
-    expect(pkg.engines.node).toBe('>=20');
+    expect(pkg.engines.node).toBe('>=20.18.1');
     expect(files).toContain(pkg.bin.alerting);
     expect(
       readFileSync(join(ROOT, pkg.bin.alerting), 'utf8').startsWith(

@@ -217,6 +217,23 @@ describe(PagerDutyClient.name, () => {
     });
   });
 
+  it('sends credentials given in the events URL as Basic auth, and the path and query as given', async () => {
+    const withUser = new PagerDutyClient({
+      eventsUrl:
+        fake.url.replace('http://', 'http://gate%40way:s3cret@') + '?via=gw',
+    });
+
+    await withUser.send(trigger);
+
+    const request = fake.requests.at(-1)!;
+    expect(request.path).toBe('/v2/enqueue?via=gw');
+    expect(request.headers.authorization).toBe(
+      `Basic ${Buffer.from('gate@way:s3cret').toString('base64')}`,
+    );
+    expect(request.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(request.rawBody)).toEqual(trigger);
+  });
+
   it('takes a 202 with a 5 MB body without holding it, keeping only its start', async () => {
     fake.quirkNext(1, { bodyBytes: 5_000_000 });
 

@@ -1,13 +1,7 @@
-import {
-  Agent as HttpAgent,
-  request as httpRequest,
-  type ClientRequest,
-  type IncomingHttpHeaders,
-  type RequestOptions,
-  type IncomingMessage,
-} from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { urlToHttpOptions } from 'node:url';
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { Pool } from 'undici';
 import {
   cutText,
   Deadline,
@@ -45,19 +39,29 @@ const ERROR_BODY_READ_BYTES = 16 * 1024;
 
 const NETWORK_TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ABORT_ERR']);
 
+/** What {@link PagerDutyClient} reads of an answer: its status line, headers and body. */
+interface Answer {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Readable;
+}
+
 /**
- * Events API v2 over Node's own HTTP client, with kept-alive connections. axios cost
- * about a seventh of the process's CPU while delivering a backlog (its config merging
- * and adapters on every send), for nothing this one POST needs.
+ * Events API v2 over undici (the HTTP client Node's fetch is built on), one pool of
+ * kept-alive connections per origin. axios cost about a seventh of the process's CPU
+ * while delivering a backlog, and Node's `http.request` twice undici's CPU per POST
+ * (63 against 31 µs on a local fake): both do per-request work this one POST does not need.
  */
 export class PagerDutyClient {
   private readonly eventsUrl: () => string;
   private readonly timeoutMs: number;
-  private parsed?: { url: string; options: RequestOptions };
-  private readonly agents = {
-    http: new HttpAgent({ keepAlive: true }),
-    https: new HttpsAgent({ keepAlive: true }),
+  private parsed?: {
+    url: string;
+    origin: string;
+    path: string;
+    headers: Record<string, string>;
   };
+  private readonly pools = new Map<string, Pool>();
 
   constructor(opts: PagerDutyClientOptions) {
     const url = opts.eventsUrl;
@@ -73,18 +77,17 @@ export class PagerDutyClient {
     const scrub = secretScrubber(event.routing_key);
     // The deadline caps the whole attempt, connecting and reading the answer included, and
     // is cleared once the answer is read (AbortSignal.timeout() kept every send's signal
-    // and timer alive for the full 10 s: ~22 MB at a backlog drain's 2,000 sends/s).
-    let request: ClientRequest | undefined;
-    const deadline = new Deadline(this.timeoutMs, () =>
-      request?.destroy(new Error('deadline')),
-    );
+    // and timer alive for the full 10 s: ~22 MB at a backlog drain's 2,000 sends/s). undici
+    // takes an EventEmitter as its signal: cheaper than an AbortController's EventTarget.
+    const abort = new EventEmitter();
+    const deadline = new Deadline(this.timeoutMs, () => abort.emit('abort'));
     try {
-      let response: IncomingMessage;
+      let response: Answer;
       try {
         response = await this.post(
           this.eventsUrl(),
           JSON.stringify(event),
-          (r) => (request = r),
+          abort,
         );
       } catch (error) {
         throw this.transportError(error, scrub, deadline.hasPassed);
@@ -92,52 +95,61 @@ export class PagerDutyClient {
       // Every status reaches us, redirects included (following one would turn the POST into
       // a GET). A 202 is the whole answer PagerDuty owes us; only its excerpt is kept. Other
       // statuses carry the reason (message, errors) the operator needs, so more is read.
-      const status = response.statusCode ?? 0;
+      const status = response.statusCode;
       const limit = status === 202 ? EXCERPT_BYTES : ERROR_BODY_READ_BYTES;
-      const body = parseBody(await readBounded(response, limit, deadline));
+      const body = parseBody(await readBounded(response.body, limit, deadline));
       return this.interpret(status, response.headers, body, scrub);
     } finally {
       deadline.clear();
     }
   }
 
-  /**
-   * The POST, answered with the response head; its body is read (bounded) by the caller.
-   * The request goes to `started`, so the caller's deadline can destroy it.
-   */
-  private post(
+  /** The POST, answered with the response head; its body is read (bounded) by the caller. */
+  private async post(
     url: string,
     body: string,
-    started: (request: ClientRequest) => void,
-  ): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const target = this.target(url);
-      const secure = target.options.protocol === 'https:';
-      const request = (secure ? httpsRequest : httpRequest)(
-        {
-          ...target.options,
-          method: 'POST',
-          agent: secure ? this.agents.https : this.agents.http,
-          headers: {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        resolve,
-      );
-      started(request);
-      request.once('error', reject);
-      request.end(body);
+    signal: EventEmitter,
+  ): Promise<Answer> {
+    const target = this.target(url);
+    let pool = this.pools.get(target.origin);
+    if (!pool) {
+      pool = new Pool(target.origin);
+      this.pools.set(target.origin, pool);
+    }
+    const answer = await pool.request({
+      path: target.path,
+      method: 'POST',
+      headers: target.headers,
+      body,
+      signal,
     });
+    return {
+      statusCode: answer.statusCode,
+      headers: answer.headers as IncomingHttpHeaders,
+      body: answer.body,
+    };
   }
 
   /** The events URL parsed once per distinct value, not once per send. */
-  private target(url: string): { options: RequestOptions } {
+  private target(url: string): NonNullable<PagerDutyClient['parsed']> {
     if (this.parsed?.url !== url) {
       const target = new URL(url);
       if (target.protocol !== 'https:' && target.protocol !== 'http:')
         throw new Error(`unsupported protocol ${target.protocol}`);
-      this.parsed = { url, options: urlToHttpOptions(target) };
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+      };
+      // credentials in the URL (a gateway in front of PagerDuty) go as Basic auth, as Node's http sent them
+      if (target.username || target.password) {
+        const user = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
+        headers.authorization = `Basic ${Buffer.from(user).toString('base64')}`;
+      }
+      this.parsed = {
+        url,
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
+        headers,
+      };
     }
     return this.parsed;
   }
