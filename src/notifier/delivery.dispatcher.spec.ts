@@ -33,6 +33,8 @@ const row = (id: number): Partial<Delivery> => ({
 class ScriptedDatabase {
   readonly isPostgres = false;
   claims: Array<ReturnType<typeof deferred<Array<{ id: number }>>>> = [];
+  /** the row limit each claim asked for */
+  claimLimits: unknown[] = [];
   claimStarted = deferred<void>();
   recorded: Array<{ id: unknown; state: unknown }> = [];
   /** the row id of each lease renewal */
@@ -78,6 +80,7 @@ class ScriptedDatabase {
     if (sql.includes('RETURNING *')) {
       const claim = deferred<Array<{ id: number }>>();
       this.claims.push(claim);
+      this.claimLimits.push(params[3]);
       this.claimStarted.resolve();
       // the claimed rows whole, in whatever order the database returns them
       return claim.promise.then((ids) => {
@@ -217,6 +220,45 @@ describe('DeliveryDispatcher', () => {
     await dispatcher.drain(1_000);
     expect(db.claims).toHaveLength(1);
     expect(sends).toBe(1);
+  });
+
+  it("frees a send's slot while its outcome is written, holding at most twice `concurrency` rows", async () => {
+    const db = new ScriptedDatabase();
+    const writes = deferred<void>();
+    db.onRecord = () => writes.promise; // outcomes take their time to commit
+    const sent: string[] = [];
+    const notifier: Notifier = {
+      name: 'test',
+      send: async (event) => {
+        sent.push(event.deliveryId);
+      },
+    };
+    const dispatcher = new DeliveryDispatcher(
+      db as unknown as DatabaseService,
+      { byName: new Map([['test', notifier]]) } as unknown as NotifierRegistry,
+      { ...config, delivery: { ...config.delivery, concurrency: 2 } },
+      { now: () => new Date() },
+    );
+
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 1 }, { id: 2 }]);
+    // both sent, neither outcome written yet: their slots are free, so the next claim runs
+    await vi.waitFor(() => expect(db.claims).toHaveLength(2));
+    expect(sent).toEqual(['1', '2']);
+    db.claims[1].resolve([{ id: 3 }, { id: 4 }]);
+    await vi.waitFor(() => expect(sent).toEqual(['1', '2', '3', '4']));
+    // four rows held for two slots: no more claims until outcomes are written
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(db.claims).toHaveLength(2);
+    expect(dispatcher.inflightCount).toBe(4);
+
+    writes.resolve();
+    await vi.waitFor(() => expect(db.claims).toHaveLength(3));
+    expect(db.claimLimits).toEqual([2, 2, 2]);
+    db.claims[2].resolve([]);
+    await dispatcher.drain(1_000);
+    expect(db.recorded.map((r) => r.id).sort()).toEqual([1, 2, 3, 4]);
   });
 
   it('never sends a row twice from one instance when its lease runs out mid-send', async () => {

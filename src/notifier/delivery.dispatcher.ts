@@ -28,6 +28,13 @@ import {
 } from './notifier.port.js';
 import { NotifierRegistry } from './notifier.registry.js';
 
+/**
+ * Rows an instance holds (leased, sent or being sent, outcome not yet written) per
+ * delivery slot: sends stay within `concurrency`, and a database slow to take outcomes
+ * does not let claims run ahead without bound.
+ */
+const HELD_PER_SLOT = 2;
+
 /** Writes of an outcome before its answer excerpt is dropped from the retried write. */
 const RECORD_FULL_ATTEMPTS = 3;
 
@@ -85,8 +92,10 @@ export class DeliveryDispatcher
   private readonly instanceId = randomUUID();
   /** the polling fallback; its own timer, so a host's ScheduleModule stays the host's */
   private poll?: NodeJS.Timeout;
-  /** deliveries in flight, by outbox row id */
+  /** deliveries in flight, by outbox row id: sent or being sent, outcome not yet written */
   private readonly inflight = new Map<number, Promise<void>>();
+  /** of those, the ones whose send has not settled: what `concurrency` bounds */
+  private sending = 0;
   private readonly pausedUntil = new Map<string, number>();
   private running = false;
   /** the claim loop in progress, if any: a drain waits for the rows it is claiming */
@@ -195,7 +204,13 @@ export class DeliveryDispatcher
     try {
       while (!this.stopped) {
         this.again = false;
-        const free = this.config.delivery.concurrency - this.inflight.size;
+        // Sends are bounded by `concurrency`; a row whose outcome is being written no longer
+        // holds a slot, but rows held in all stay bounded while the database is slow.
+        const { concurrency } = this.config.delivery;
+        const free = Math.min(
+          concurrency - this.sending,
+          HELD_PER_SLOT * concurrency - this.inflight.size,
+        );
         if (free <= 0) break;
         const { rows, leaseUntil } = await this.claim(free);
         for (const row of rows) {
@@ -219,9 +234,7 @@ export class DeliveryDispatcher
             )
             .finally(() => {
               this.inflight.delete(row.id);
-              // Refill in batches: a claim per finished delivery would cost a transaction each.
-              if (this.inflight.size <= this.config.delivery.concurrency / 2)
-                this.wake();
+              this.refill();
             });
           this.inflight.set(row.id, p);
         }
@@ -326,7 +339,15 @@ export class DeliveryDispatcher
     const key = deliveryContext(row)?.routingKey;
     const mask = this.maskFor(typeof key === 'string' ? key : null);
     await this.holdingLease(row, async () => {
-      const outcome = await this.attempt(row, mask);
+      this.sending++;
+      let outcome: Outcome;
+      try {
+        outcome = await this.attempt(row, mask);
+      } finally {
+        // the send's slot is free while its outcome is written (a commit or two away)
+        this.sending--;
+        this.refill();
+      }
       await this.record(row, outcome.changes, mask);
       try {
         outcome.recorded?.();
@@ -334,6 +355,11 @@ export class DeliveryDispatcher
         // metrics and logs only: the outcome is stored
       }
     });
+  }
+
+  /** Claims more once half the slots are free: a claim per finished send would cost a transaction each. */
+  private refill(): void {
+    if (this.sending <= this.config.delivery.concurrency / 2) this.wake();
   }
 
   /** The send and what to write about it; never throws. */
