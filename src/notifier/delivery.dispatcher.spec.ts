@@ -261,6 +261,27 @@ describe('DeliveryDispatcher', () => {
     expect(db.recorded.map((r) => r.id).sort()).toEqual([1, 2, 3, 4]);
   });
 
+  it('claims once more per delivery, when it is answered, not again when its outcome is written', async () => {
+    const db = new ScriptedDatabase();
+    const write = deferred<void>();
+    db.onRecord = () => write.promise;
+    const notifier: Notifier = { name: 'test', send: async () => undefined };
+    const dispatcher = dispatcherOn(db, notifier);
+
+    dispatcher.wake();
+    await db.claimStarted.promise;
+    db.claims[0].resolve([{ id: 1 }]);
+    // answered: the next claim runs while the outcome is still being written
+    await vi.waitFor(() => expect(db.claims).toHaveLength(2));
+    write.resolve();
+    await vi.waitFor(() => expect(dispatcher.inflightCount).toBe(0));
+    db.claims[1].resolve([]); // nothing else is due
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect(db.claims).toHaveLength(2);
+    await dispatcher.drain(1_000);
+  });
+
   it('never sends a row twice from one instance when its lease runs out mid-send', async () => {
     const db = new ScriptedDatabase();
     const answer = deferred<void>();

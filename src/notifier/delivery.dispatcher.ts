@@ -233,8 +233,13 @@ export class DeliveryDispatcher
               ),
             )
             .finally(() => {
+              // the send's own refill ran when it was answered; this one only matters
+              // when the loop stopped because every row it may hold was held
+              const wasFull =
+                this.inflight.size >=
+                HELD_PER_SLOT * this.config.delivery.concurrency;
               this.inflight.delete(row.id);
-              this.refill();
+              if (wasFull) this.refill();
             });
           this.inflight.set(row.id, p);
         }
