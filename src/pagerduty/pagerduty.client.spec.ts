@@ -1,4 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  describe,
+  expect,
+  it,
+  vi,
+} from 'vitest';
 import { NotifierError } from '../notifier/notifier.port.js';
 import {
   FakePagerDuty,
@@ -215,6 +223,36 @@ describe(PagerDutyClient.name, () => {
     await expect(switching.send(trigger)).resolves.toMatchObject({
       status: 202,
     });
+  });
+
+  it('closes its connections to the previous origin once the events URL moves', async () => {
+    const { createServer } = await import('node:http');
+    let open = 0;
+    const previous = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(202).end('{}'));
+    });
+    previous.on('connection', (socket) => {
+      open += 1;
+      socket.on('close', () => (open -= 1));
+    });
+    await new Promise<void>((resolve) =>
+      previous.listen(0, '127.0.0.1', resolve),
+    );
+    let url = `http://127.0.0.1:${(previous.address() as { port: number }).port}/v2/enqueue`;
+    const moving = new PagerDutyClient({ eventsUrl: () => url });
+
+    try {
+      await moving.send(trigger);
+      expect(open).toBe(1); // kept alive for the next send
+
+      url = fake.url;
+      await moving.send(trigger);
+
+      await vi.waitFor(() => expect(open).toBe(0), { timeout: 1_000 });
+    } finally {
+      await new Promise((resolve) => previous.close(resolve));
+    }
   });
 
   it('sends credentials given in the events URL as Basic auth, and the path and query as given', async () => {
