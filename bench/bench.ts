@@ -2,7 +2,7 @@
 // paging its own local fake PagerDuty, both loaded by wrk in the same run; then a bare
 // NestJS+Fastify endpoint and the floor as reference lines. Prints figures; asserts nothing.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FakePagerDuty } from '../src/testing/fake-pagerduty.js';
@@ -12,7 +12,9 @@ import {
   AM_ROUTE,
   SERVICE_NODE_ARGS,
   alertmanagerVersion,
+  cpuSeconds,
   findAlertmanager,
+  machineBusySeconds,
   rssMb,
   startAlertmanager,
   startNode,
@@ -37,6 +39,7 @@ const PACED_S = 10;
 const CAP_MS = 60_000;
 const RSS_TARGET_MB = 150;
 const SETTLE_MS = 3_000;
+const cores = availableParallelism();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number, digits = 0) =>
@@ -47,10 +50,20 @@ const fmt = (n: number, digits = 0) =>
       })
     : 'n/a';
 
+/** What a load cost: the system's own CPU, and the whole machine's (wrk and the fakes too). */
+interface CpuUse {
+  /** the system's CPU seconds per second of load: 1 is one core kept busy */
+  cores: number;
+  machineCores: number;
+  /** the system's CPU time per request answered */
+  usPerRequest: number;
+}
+
 interface Measured {
   single: WrkResult;
   repeat: WrkResult;
   batch: WrkResult;
+  cpu: { single: CpuUse; repeat: CpuUse; batch: CpuUse };
   /** distinct triggers of the batch load per second, from load start to the last one */
   deliveredPerS: number;
   deliveredN: number;
@@ -99,6 +112,7 @@ const progress = (what: string) =>
 class Subject {
   private readonly tag: (phase: string) => string;
   private readonly m: Partial<Measured> = {};
+  private readonly cpu: Partial<Measured['cpu']> = {};
 
   private constructor(
     private readonly system: System,
@@ -140,6 +154,25 @@ class Subject {
     return load(this.system, prefix, extra);
   }
 
+  /** wrk's load, and the CPU the system and the machine spent while it ran */
+  private async loaded(
+    phase: keyof Measured['cpu'],
+    wrk: WrkLoad,
+  ): Promise<WrkResult> {
+    const cpu0 = cpuSeconds(this.system.pid);
+    const machine0 = machineBusySeconds();
+    const wall0 = performance.now();
+    const result = await runWrk(this.dir, wrk);
+    const wallS = (performance.now() - wall0) / 1000;
+    const used = cpuSeconds(this.system.pid) - cpu0;
+    this.cpu[phase] = {
+      cores: used / wallS,
+      machineCores: (machineBusySeconds() - machine0) / wallS,
+      usPerRequest: result.requests > 0 ? (used * 1e6) / result.requests : NaN,
+    };
+    return result;
+  }
+
   idle(): void {
     this.m.rssIdle = rssMb(this.system.pid);
   }
@@ -150,7 +183,10 @@ class Subject {
    */
   async single(): Promise<void> {
     this.step('1. single alerts');
-    this.m.single = await runWrk(this.dir, this.load(this.tag('single'), {}));
+    this.m.single = await this.loaded(
+      'single',
+      this.load(this.tag('single'), {}),
+    );
     const drainFrom = performance.now();
     this.m.singleAccepted = await this.system.accepted(this.tag('single'));
     const drained = await this.deliveries.waitFor(
@@ -165,8 +201,8 @@ class Subject {
   /** 2. the same alert again and again: one incident, one trigger */
   async repeated(): Promise<void> {
     this.step('2. the same alert repeated');
-    this.m.repeat = await runWrk(
-      this.dir,
+    this.m.repeat = await this.loaded(
+      'repeat',
       this.load(`${this.tag('repeat')}-0`, { fixed: true }),
     );
     await this.deliveries.waitFor(this.tag('repeat'), 1, 10_000);
@@ -176,8 +212,8 @@ class Subject {
   async batches(): Promise<void> {
     this.step('3. batches, 4. their delivery');
     const loadStart = performance.now();
-    this.m.batch = await runWrk(
-      this.dir,
+    this.m.batch = await this.loaded(
+      'batch',
       this.load(this.tag('batch'), {
         perRequest: 100,
         array: true,
@@ -229,6 +265,7 @@ class Subject {
     this.deliveries.absorb();
     return {
       ...(this.m as Measured),
+      cpu: this.cpu as Measured['cpu'],
       duplicates: this.deliveries.duplicates,
       rejected: this.deliveries.rejected,
       unmatched: this.deliveries.unmatched,
@@ -481,6 +518,14 @@ function table(
     m.singleDrainS === null
       ? `not all ${fmt(m.singleAccepted)} within ${CAP_MS / 1000} s`
       : `all ${fmt(m.singleAccepted)} ${fmt(m.singleDrainS, 1)} s after it`;
+  const cpu = (m: Measured, phase: keyof Measured['cpu'], per: string) =>
+    `${fmt(m.cpu[phase].cores, 2)} cores, ${fmt(m.cpu[phase].usPerRequest)} us/${per} (machine ${fmt(m.cpu[phase].machineCores, 2)} of ${cores})`;
+  const cpuLine = (
+    label: string,
+    phase: keyof Measured['cpu'],
+    per = 'request',
+  ) =>
+    `  ${label.padEnd(11)} Alertmanager ${cpu(am, phase, per)}; this service ${cpu(ours, phase, per)}`;
   return [
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
@@ -488,6 +533,11 @@ function table(
     '',
     `phase 1's triggers at PagerDuty: Alertmanager ${drain(am)}, this service ${drain(ours)}`,
     ...notes,
+    '',
+    `CPU while wrk ran (process CPU time / wall time; us per request answered):`,
+    cpuLine('1. single', 'single'),
+    cpuLine('2. repeated', 'repeat'),
+    cpuLine('3. batches', 'batch', 'batch of 100'),
     '',
     `baseline: bare NestJS+Fastify POST          ${fmt(ref.bare.okRps)} req/s (p99 ${fmt(ref.bare.p99Ms, 1)} ms), RSS idle ${fmt(ref.bareIdle)} MB`,
     `floor: bare + only the 3 inserts of a new incident, group commit (raw better-sqlite3):`,
