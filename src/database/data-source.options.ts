@@ -68,6 +68,13 @@ export function isOwnSqliteFile(
   );
 }
 
+/** The path of the SQLite file this module opened on `connection`, if it did. */
+export function ownSqliteFilePath(connection: unknown): string | undefined {
+  return typeof connection === 'object' && connection !== null
+    ? openedFiles.get(connection)?.file
+    : undefined;
+}
+
 /**
  * Why the SQLite file a connection opened can no longer be trusted, if it cannot: deleted
  * or replaced, it still answers from the old inode, and every write would vanish at the

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -82,15 +82,18 @@ describe('DatabaseService group commit on SQLite', () => {
 
 describe('the SQLite connection the service opens on a file', () => {
   let dir: string;
+  let file: string;
   let dataSource: DataSource;
+  let db: DatabaseService | undefined;
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'alerting-pragmas-'));
-    dataSource = new DataSource(
-      dataSourceOptions(`sqlite:${join(dir, 'alerting.sqlite')}`),
-    );
+    file = join(dir, 'alerting.sqlite');
+    dataSource = new DataSource(dataSourceOptions(`sqlite:${file}`));
     await dataSource.initialize();
   });
   afterEach(async () => {
+    await db?.onModuleDestroy();
+    db = undefined;
     await dataSource.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -109,8 +112,8 @@ describe('the SQLite connection the service opens on a file', () => {
     expect(await pragma('temp_store')).toBe(2);
   });
 
-  it('checkpoints less often while writes queue behind each commit, and often again once they stop', async () => {
-    const db = new DatabaseService(dataSource);
+  it('without the checkpoint thread, checkpoints less often while writes queue behind each commit, and often again once they stop', async () => {
+    const db = new DatabaseService(dataSource, false);
     await dataSource.query('CREATE TABLE t (k TEXT NOT NULL)');
     const put = (k: string) =>
       db.tx((m) => db.query(m, 'INSERT INTO t (k) VALUES ($1)', [k]));
@@ -123,6 +126,27 @@ describe('the SQLite connection the service opens on a file', () => {
     expect(await pragma('wal_autocheckpoint')).toBe(BUSY_CHECKPOINT_PAGES);
 
     for (let i = 0; i < 40; i++) await put(`alone-${i}`);
+    expect(await pragma('wal_autocheckpoint')).toBe(REST_CHECKPOINT_PAGES);
+  });
+
+  it('copies committed pages into the file from a thread once it commits, its own threshold then only a bound', async () => {
+    db = new DatabaseService(dataSource);
+    await dataSource.query('CREATE TABLE t (k TEXT NOT NULL)');
+    const emptyFile = statSync(file).size;
+    // about 40 pages: under the 250 at which the commit itself would checkpoint
+    for (let i = 0; i < 40; i++)
+      await db.tx((m) =>
+        db.query(m, 'INSERT INTO t (k) VALUES ($1)', [`${i}`.padEnd(4000)]),
+      );
+
+    expect(await pragma('wal_autocheckpoint')).toBe(BUSY_CHECKPOINT_PAGES);
+    await vi.waitFor(
+      () => expect(statSync(file).size).toBeGreaterThan(emptyFile + 40 * 4000),
+      { timeout: 5000 },
+    );
+
+    // closing ends the thread: the commit path checkpoints on its own again
+    await db.onModuleDestroy();
     expect(await pragma('wal_autocheckpoint')).toBe(REST_CHECKPOINT_PAGES);
   });
 });

@@ -1,4 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import {
   DataSource,
@@ -7,14 +13,16 @@ import {
   type ObjectLiteral,
 } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
-import { CheckpointPacer } from './checkpoint-pacer.js';
+import { BUSY_CHECKPOINT_PAGES, CheckpointPacer } from './checkpoint-pacer.js';
 import {
   ALERTING_DATA_SOURCE,
   isOwnSqliteFile,
+  ownSqliteFilePath,
   sqliteFileProblem,
 } from './data-source.options.js';
 import { DatabaseUnavailableError } from './database-unavailable.js';
 import { tablePrefixOf, withTablePrefix } from './table-prefix.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 type Work<T> = (manager: EntityManager) => Promise<T>;
 interface Queued {
@@ -23,6 +31,9 @@ interface Queued {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
+
+/** `false`: checkpoint SQLite's WAL on the commit path only, without a thread (tests of the pacer). */
+export const SQLITE_CHECKPOINT_THREAD = Symbol('SQLITE_CHECKPOINT_THREAD');
 
 /** At most this many queued write transactions share one SQLite commit. */
 const MAX_GROUP = 256;
@@ -35,7 +46,8 @@ const MAX_GROUP = 256;
  * alone needs none). A caller's promise settles only after the commit that holds its work.
  */
 @Injectable()
-export class DatabaseService {
+export class DatabaseService implements OnModuleDestroy {
+  private readonly logger = new Logger(DatabaseService.name);
   readonly dialect: 'postgres' | 'sqlite';
   private readonly queue: Queued[] = [];
   private readonly tables = new Map<EntityTarget<ObjectLiteral>, TableSql>();
@@ -48,9 +60,13 @@ export class DatabaseService {
   private readonly prefixed = new Map<string, string>();
   /** null: not a SQLite file this module opened, so its checkpoints are not ours to pace */
   private pacer?: CheckpointPacer | null;
+  private checkpointer?: WalCheckpointer;
 
   constructor(
     @InjectDataSource(ALERTING_DATA_SOURCE) readonly dataSource: DataSource,
+    @Optional()
+    @Inject(SQLITE_CHECKPOINT_THREAD)
+    private readonly checkpointThread: boolean = true,
   ) {
     this.dialect =
       dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite';
@@ -143,21 +159,59 @@ export class DatabaseService {
     if (problem) throw new DatabaseUnavailableError(problem);
   }
 
-  /** Tells the checkpoint pacer how many units a commit held; a tuning knob, never a failure. */
+  async onModuleDestroy(): Promise<void> {
+    await this.checkpointer?.stop();
+  }
+
+  /**
+   * After each commit on a SQLite file the module opened: starts the checkpoint thread if
+   * it is not running, and tells the pacer how many units the commit held. A tuning knob,
+   * never a failure.
+   */
   private paceCheckpoints(units: number): void {
-    if (this.pacer === undefined)
-      this.pacer = isOwnSqliteFile(this.sqliteConnection)
-        ? new CheckpointPacer((pages) => {
-            const connection = this.sqliteConnection;
-            if (isOwnSqliteFile(connection))
-              connection.pragma(`wal_autocheckpoint = ${pages}`);
-          })
-        : null;
+    if (this.pacer === undefined) this.startPacing();
     try {
       this.pacer?.committed(units);
+      this.checkpointer?.committed();
     } catch {
       // the connection closed under us: the next commit says so, not this
     }
+  }
+
+  private startPacing(): void {
+    const file = ownSqliteFilePath(this.sqliteConnection);
+    if (!file) {
+      this.pacer = null;
+      return;
+    }
+    this.pacer = new CheckpointPacer((pages) => this.setCheckpointPages(pages));
+    if (!this.checkpointThread) return;
+    this.checkpointer = new WalCheckpointer(file, {
+      onRunning: () => {
+        try {
+          this.setCheckpointPages(this.pacer!.pages);
+        } catch {
+          // closed: nothing left to checkpoint on the commit path
+        }
+      },
+      onError: (error) =>
+        this.logger.warn(
+          `WAL checkpoints are back on the commit path: the checkpoint thread failed (${error.message})`,
+        ),
+    });
+  }
+
+  /**
+   * The writer's own checkpoint threshold: while the thread checkpoints it is only a bound
+   * (the thread copies the pages long before), otherwise the pacer's.
+   */
+  private setCheckpointPages(pacerPages: number): void {
+    const connection = this.sqliteConnection;
+    if (!isOwnSqliteFile(connection)) return;
+    const pages = this.checkpointer?.running
+      ? BUSY_CHECKPOINT_PAGES
+      : pacerPages;
+    connection.pragma(`wal_autocheckpoint = ${pages}`);
   }
 
   private async commitGroup(group: Queued[]): Promise<void> {
