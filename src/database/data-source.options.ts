@@ -57,22 +57,25 @@ const openedFiles = new WeakMap<
   { file: string; dev: number; ino: number }
 >();
 
+/** What this module recorded when it opened `connection` on a SQLite file, if it did. */
+function openedFile(
+  connection: unknown,
+): { file: string; dev: number; ino: number } | undefined {
+  return typeof connection === 'object' && connection !== null
+    ? openedFiles.get(connection)
+    : undefined;
+}
+
 /** The connection is one this module opened on a SQLite file, so its pragmas are the module's to tune. */
 export function isOwnSqliteFile(
   connection: unknown,
 ): connection is { pragma: (source: string) => unknown } {
-  return (
-    typeof connection === 'object' &&
-    connection !== null &&
-    openedFiles.has(connection)
-  );
+  return openedFile(connection) !== undefined;
 }
 
 /** The path of the SQLite file this module opened on `connection`, if it did. */
 export function ownSqliteFilePath(connection: unknown): string | undefined {
-  return typeof connection === 'object' && connection !== null
-    ? openedFiles.get(connection)?.file
-    : undefined;
+  return openedFile(connection)?.file;
 }
 
 /**
@@ -81,10 +84,7 @@ export function ownSqliteFilePath(connection: unknown): string | undefined {
  * next start. Undefined for PostgreSQL, in-memory SQLite and a host's own connection.
  */
 export function sqliteFileProblem(connection: unknown): string | undefined {
-  const opened =
-    typeof connection === 'object' && connection !== null
-      ? openedFiles.get(connection)
-      : undefined;
+  const opened = openedFile(connection);
   if (!opened) return undefined;
   try {
     const now = statSync(opened.file);
