@@ -130,13 +130,16 @@ describe('the SQLite connection the service opens on a file', () => {
   });
 
   it('copies committed pages into the file from a thread once it commits, its own threshold then only a bound', async () => {
-    db = new DatabaseService(dataSource);
+    const service = new DatabaseService(dataSource);
+    db = service;
     await dataSource.query('CREATE TABLE t (k TEXT NOT NULL)');
     const emptyFile = statSync(file).size;
     // about 40 pages: under the 250 at which the commit itself would checkpoint
     for (let i = 0; i < 40; i++)
-      await db.tx((m) =>
-        db.query(m, 'INSERT INTO t (k) VALUES ($1)', [`${i}`.padEnd(4000)]),
+      await service.tx((m) =>
+        service.query(m, 'INSERT INTO t (k) VALUES ($1)', [
+          `${i}`.padEnd(4000),
+        ]),
       );
 
     expect(await pragma('wal_autocheckpoint')).toBe(BUSY_CHECKPOINT_PAGES);
@@ -146,7 +149,7 @@ describe('the SQLite connection the service opens on a file', () => {
     );
 
     // closing ends the thread: the commit path checkpoints on its own again
-    await db.onModuleDestroy();
+    await service.onModuleDestroy();
     expect(await pragma('wal_autocheckpoint')).toBe(REST_CHECKPOINT_PAGES);
   });
 });
