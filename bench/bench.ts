@@ -10,6 +10,7 @@ import { Deliveries, paced, sendBatches } from './deliveries.js';
 import { routingComparison } from './routing.js';
 import {
   AM_ROUTE,
+  API_KEY,
   SERVICE_NODE_ARGS,
   alertmanagerVersion,
   cpuSeconds,
@@ -318,6 +319,8 @@ interface Reference {
   floor: WrkResult;
   floorChecked: WrkResult;
   floorDelivered: WrkResult;
+  /** everything a new alert must cost here, each part as cheap as it can be (FLOOR_FULL) */
+  floorFull: WrkResult;
   bareIdle: number;
 }
 
@@ -360,13 +363,21 @@ async function reference(dir: string, round: number): Promise<Reference> {
 
   const pd = new FakePagerDuty({ keepAlive: true });
   await pd.start();
-  const floorRun = async (name: string, env: Record<string, string>) => {
+  const floorRun = async (
+    name: string,
+    env: Record<string, string>,
+    headers: Record<string, string> = {},
+  ) => {
     const floor = await startNode('dist-bench/bench/floor.main.js', {
       FLOOR_DATABASE: join(dir, `b${round}${name}.sqlite`),
       ...env,
     });
     try {
-      return await runWrk(dir, on(floor.url, name));
+      const load = on(floor.url, name);
+      return await runWrk(dir, {
+        ...load,
+        headers: { ...load.headers, ...headers },
+      });
     } finally {
       await floor.stop();
       pd.reset();
@@ -382,6 +393,11 @@ async function reference(dir: string, round: number): Promise<Reference> {
       floorDelivered: await floorRun('floordelivered', {
         FLOOR_PD_URL: pd.url,
       }),
+      floorFull: await floorRun(
+        'floorfull',
+        { FLOOR_FULL: '1', FLOOR_PD_URL: pd.url, FLOOR_API_KEY: API_KEY },
+        { 'X-API-Key': API_KEY },
+      ),
     };
   } finally {
     await pd.stop();
@@ -544,11 +560,15 @@ function table(
     `  writes                                    ${vsBare(ref.floor)}`,
     `  writes + class-validator of the alert     ${vsBare(ref.floorChecked)}`,
     `  writes + trigger POSTed to PagerDuty      ${vsBare(ref.floorDelivered)}`,
+    `  all a new alert must cost (API key, the service's validation, log line, writes, trigger, outcome committed):`,
+    `                                            ${vsBare(ref.floorFull)}`,
     `this service, single alert                  ${vsBare(ours.single)}`,
     `this service, repeated alert                ${vsBare(ours.repeat)}`,
     '',
     `the same references against Alertmanager (what a Node service on this machine can reach at most):`,
     `  1. single: floor with the trigger POSTed  ${vsAm(ref.floorDelivered, am.single)} (target 1.2x)`,
+    `  1. single: all a new alert must cost      ${vsAm(ref.floorFull, am.single)} (target 1.2x)`,
+    `this service against that full floor: ${fmt(ours.single.okRps / ref.floorFull.okRps, 2)}x`,
     `  2. repeated: the bare endpoint itself     ${vsAm(ref.bareFixed, am.repeat)} (target 1.0x; same body each time)`,
   ];
 }

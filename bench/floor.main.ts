@@ -5,6 +5,12 @@
 // validation, logging, TypeORM or delivery. What the service can never beat on SQLite.
 // FLOOR_CHECKS=1 adds the alert's class-validator check (the DTO the service uses);
 // FLOOR_PD_URL also POSTs each trigger to PagerDuty after the commit (outcome not kept).
+// FLOOR_FULL=1 (with FLOOR_PD_URL) is the floor of everything a new alert must cost here:
+// the API key checked, the alert validated, one request log line, the three rows, the
+// trigger POSTed by the service's own PagerDuty client, and its outcome committed, as
+// cheaply as each can be done beside Nest's router (a claim, routing, metrics, the
+// timeline's "notified" row and the repeat cache are left out).
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import {
   BadRequestException,
@@ -25,7 +31,12 @@ import { dataSourceOptions } from '../src/database/data-source.options.js';
 import { uuidv7 } from '../src/database/uuid7.js';
 import { AlertDto } from '../src/alerting/dto/alert.dto.js';
 import { collectDtoErrors } from '../src/ops/validation.js';
+import { validateAlerts } from '../src/alerting/alert-validation.js';
+import type { AlertInput } from '../src/alerting/alert.types.js';
+import { PagerDutyClient } from '../src/pagerduty/pagerduty.client.js';
+import { pino } from 'pino';
 
+const FULL = process.env.FLOOR_FULL === '1';
 const CHECKS = process.env.FLOOR_CHECKS === '1';
 
 const dataSource = new DataSource(
@@ -62,12 +73,18 @@ interface Alert {
   description: string;
 }
 
-let queue: { alert: Alert; done: () => void }[] = [];
+interface Queued {
+  alert: Alert;
+  done: () => void;
+  deliveryId?: number;
+}
+let queue: Queued[] = [];
 function commit() {
   const group = queue;
   queue = [];
   db.exec('BEGIN');
-  for (const { alert: a } of group) {
+  for (const item of group) {
+    const a = item.alert;
     const now = new Date().toISOString();
     const id = uuidv7();
     const key = `${a.alarmName}-${a.metricName}`;
@@ -87,7 +104,7 @@ function commit() {
       now,
     );
     insertEvent.run(uuidv7(), id, now);
-    insertDelivery.run(
+    const delivery = insertDelivery.run(
       key,
       id,
       JSON.stringify({
@@ -97,10 +114,12 @@ function commit() {
       now,
       now,
     );
+    item.deliveryId = Number(delivery.lastInsertRowid);
   }
   db.exec('COMMIT');
   for (const item of group) item.done();
-  if (PD_URL) for (const item of group) deliver(item.alert);
+  if (FULL) for (const item of group) void deliverRecorded(item);
+  else if (PD_URL) for (const item of group) deliver(item.alert);
 }
 
 // FLOOR_PD_URL: also send each trigger (one keep-alive POST, no outcome recorded).
@@ -129,6 +148,50 @@ function deliver(a: Alert) {
   req.end(body);
 }
 
+// FLOOR_FULL: the service's client, then the outcome committed with the others of its turn
+const client = new PagerDutyClient({ eventsUrl: PD_URL ?? '' });
+const markDelivered = db.prepare(
+  `UPDATE deliveries SET state = 'delivered', attempts = 1, delivered_at = ?, last_response = ?
+   WHERE id = ?`,
+);
+let outcomes: { id: number; response: string }[] = [];
+async function deliverRecorded(item: Queued) {
+  const a = item.alert;
+  try {
+    const answer = await client.send({
+      routing_key: ROUTING_KEY,
+      event_action: 'trigger',
+      dedup_key: `${a.alarmName}-${a.metricName}`,
+      payload: {
+        summary: `[PRODUCTION] ${a.alarmName}: ${a.description}`,
+        source: 'floor',
+        severity: 'critical',
+        timestamp: new Date().toISOString(),
+        component: 'floor',
+        group: 'production',
+        custom_details: { ...a },
+      },
+      links: [],
+      client: 'floor',
+    });
+    if (outcomes.length === 0) setImmediate(recordOutcomes);
+    outcomes.push({
+      id: item.deliveryId!,
+      response: JSON.stringify(answer.body),
+    });
+  } catch {
+    // the floor keeps no retry: the bench's fake answers 202
+  }
+}
+function recordOutcomes() {
+  const batch = outcomes;
+  outcomes = [];
+  const now = new Date().toISOString();
+  db.exec('BEGIN');
+  for (const o of batch) markDelivered.run(now, o.response, o.id);
+  db.exec('COMMIT');
+}
+
 @Controller()
 class FloorController {
   @Post('v1/alerts')
@@ -139,6 +202,15 @@ class FloorController {
       const errors = list.flatMap((a) => collectDtoErrors(AlertDto, a).errors);
       if (errors.length > 0) throw new BadRequestException(errors);
     }
+    // the service's own validation: its fast path for the usual alert, the same messages
+    if (FULL)
+      validateAlerts(
+        list.map((alert) => ({
+          alert: alert as AlertInput,
+          meta: { source: 'http' },
+        })),
+        new Date(),
+      );
     await Promise.all(
       list.map(
         (alert) =>
@@ -165,4 +237,39 @@ const app = await NestFactory.create<NestFastifyApplication>(
   new FastifyAdapter(),
   { logger: false },
 );
+if (FULL) {
+  // the API key as the service compares it (digests, timingSafeEqual), and its log line
+  const digest = (value: string) =>
+    createHash('sha256').update(value, 'utf8').digest();
+  const key = digest(process.env.FLOOR_API_KEY ?? '');
+  const log = pino({ level: 'info' });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (req, reply, done) => {
+    const presented = req.headers['x-api-key'];
+    if (
+      typeof presented !== 'string' ||
+      !timingSafeEqual(digest(presented), key)
+    ) {
+      void reply.code(401).send({ message: 'a valid API key is required' });
+      return;
+    }
+    done();
+  });
+  fastify.addHook('onResponse', (req, reply, done) => {
+    log.info(
+      {
+        req: {
+          id: req.id,
+          method: req.method,
+          url: req.url,
+          remoteAddress: req.ip,
+        },
+        res: { statusCode: reply.statusCode },
+        responseTime: Math.round(reply.elapsedTime),
+      },
+      'request completed',
+    );
+    done();
+  });
+}
 await app.listen(Number(process.env.PORT), '127.0.0.1');
