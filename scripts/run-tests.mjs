@@ -56,6 +56,13 @@ if (run('npm', ['run', 'build']) !== 0) {
   console.log('build failed');
   totals.failed += 1;
 } else {
+  // vitest strips types without checking them and the build leaves the specs out: a type
+  // error in a test would otherwise go unseen
+  console.log('\n=== type check (src, test, bench) ===');
+  if (run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']) !== 0) {
+    console.log('type check failed');
+    totals.failed += 1;
+  }
   lane('unit', 'vitest.config.ts');
   lane('e2e-sqlite', 'vitest.config.e2e.ts');
   if (await postgresReachable()) {
