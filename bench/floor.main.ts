@@ -8,8 +8,8 @@
 // FLOOR_FULL=1 (with FLOOR_PD_URL) is the floor of everything a new alert must cost here:
 // the API key checked, the alert validated, one request log line, the three rows, the
 // trigger POSTed by the service's own PagerDuty client, and its outcome committed, as
-// cheaply as each can be done beside Nest's router (a claim, routing, metrics, the
-// timeline's "notified" row and the repeat cache are left out).
+// cheaply as each can be done beside Nest's router (the delivery's claim, routing,
+// metrics, security headers, the throttler and the repeat cache are left out).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import {
