@@ -568,8 +568,8 @@ function table(
     `the same references against Alertmanager (what a Node service on this machine can reach at most):`,
     `  1. single: floor with the trigger POSTed  ${vsAm(ref.floorDelivered, am.single)} (target 1.2x)`,
     `  1. single: all a new alert must cost      ${vsAm(ref.floorFull, am.single)} (target 1.2x)`,
-    `this service against that full floor: ${fmt(ours.single.okRps / ref.floorFull.okRps, 2)}x`,
     `  2. repeated: the bare endpoint itself     ${vsAm(ref.bareFixed, am.repeat)} (target 1.0x; same body each time)`,
+    `this service's single alerts against the full floor: ${fmt(ours.single.okRps / ref.floorFull.okRps, 2)}x`,
   ];
 }
 
