@@ -93,19 +93,29 @@ export class WalCheckpointer {
     }
     if (++this.windowCommits < this.startCommits) return;
     this.windowCommits = 0;
-    const worker = new Worker(THREAD_SOURCE, {
-      eval: true,
-      workerData: {
-        file: this.file,
-        driver: createRequire(import.meta.url).resolve('better-sqlite3'),
-        intervalMs: this.intervalMs,
-      },
-      // its own work allocates next to nothing; the defaults would let it reserve more
-      resourceLimits: {
-        maxOldGenerationSizeMb: 16,
-        maxYoungGenerationSizeMb: 1,
-      },
-    });
+    let worker: Worker;
+    try {
+      worker = new Worker(THREAD_SOURCE, {
+        eval: true,
+        workerData: {
+          file: this.file,
+          driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+          intervalMs: this.intervalMs,
+        },
+        // its own work allocates next to nothing; the defaults would let it reserve more
+        resourceLimits: {
+          maxOldGenerationSizeMb: 16,
+          maxYoungGenerationSizeMb: 1,
+        },
+      });
+    } catch (error) {
+      // no thread to be had (or no driver to load in it): not tried again on every commit
+      this.failed = true;
+      this.options.onError?.(
+        error instanceof Error ? error : new Error(String(error)),
+      );
+      return;
+    }
     worker.unref();
     this.worker = worker;
     worker.once('error', (error) => {
